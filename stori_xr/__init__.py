@@ -1,0 +1,18 @@
+"""stori_xr: cloud-free optical reflectance time series fused with SAR, for xarray.
+
+Importing the package registers the ``.stori`` accessor on :class:`xarray.Dataset`
+and :class:`xarray.DataArray`. It never imports torch.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from stori_xr import accessor as _accessor  # noqa: F401  (registers .stori)
+from stori_xr.align import align
+from stori_xr.exceptions import StoriError
+
+try:
+    __version__ = version("stori_xr")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = ["StoriError", "__version__", "align"]
