@@ -7,7 +7,6 @@ and :class:`xarray.DataArray`. It never imports torch.
 from importlib.metadata import PackageNotFoundError, version
 
 from stori_xr import accessor as _accessor  # noqa: F401  (registers .stori)
-from stori_xr.align import align
 from stori_xr.exceptions import StoriError
 
 try:
@@ -15,4 +14,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["StoriError", "__version__", "align"]
+__all__ = ["StoriError", "__version__"]

@@ -1,0 +1,282 @@
+"""Checks and normalisation of user input, before any graph is built.
+
+Every check raises a :class:`~stori_xr.exceptions.StoriError` subclass whose
+message says what is wrong and how to fix it. Checks that need the values
+(units, scaling, all-missing) run at once on numpy-backed input and inside the
+dask tasks on dask-backed input, so that building a lazy result never computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+
+import numpy as np
+import xarray as xr
+
+from stori_xr.exceptions import (
+    AllMissingError,
+    ChunkingError,
+    MissingVariableError,
+    TimeDimError,
+    UnitsError,
+    UnscaledReflectanceError,
+    UnsortedTimeError,
+)
+
+DB_UNITS = frozenset({"db", "decibel", "decibels"})
+LINEAR_UNITS = frozenset({"1", "linear", "power", "m2/m2", "m2 m-2", "m^2/m^2"})
+
+#: Variables of an optical Dataset that are never treated as bands.
+NON_BAND_VARIABLES = frozenset({"clear", "SCL", "CLM", "pixel_qa", "QA-PIXEL", "spatial_ref"})
+
+_X_NAMES = ("x", "lon", "longitude")
+_Y_NAMES = ("y", "lat", "latitude")
+
+
+def find_time_dim(obj: xr.Dataset | xr.DataArray, time_dim: Hashable | None = None) -> Hashable:
+    """Return the name of the one datetime64 dimension of ``obj``.
+
+    Parameters
+    ----------
+    obj : Dataset or DataArray
+        The cube.
+    time_dim : hashable, optional
+        Use this dimension; it must exist and hold datetimes.
+
+    Raises
+    ------
+    TimeDimError
+        When there is no datetime dimension, or several and ``time_dim`` is not given.
+    """
+    if time_dim is not None:
+        if time_dim not in obj.dims:
+            raise TimeDimError(
+                f"time_dim={time_dim!r} is not a dimension of the input; its dimensions "
+                f"are {list(obj.dims)}."
+            )
+        if time_dim not in obj.coords or not np.issubdtype(obj[time_dim].dtype, np.datetime64):
+            raise TimeDimError(
+                f"dimension {time_dim!r} has no datetime64 coordinate; convert it with "
+                f"obj.assign_coords({time_dim}=pd.to_datetime(obj[{time_dim!r}].values))."
+            )
+        return time_dim
+    found = [
+        d for d in obj.dims if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64)
+    ]
+    if not found:
+        raise TimeDimError(
+            f"no datetime64 dimension among {list(obj.dims)}; give the time coordinate "
+            "datetime values (e.g. obj.assign_coords(time=pd.to_datetime(obj.time.values))) "
+            "or name the dimension with time_dim=."
+        )
+    if len(found) > 1:
+        raise TimeDimError(
+            f"several datetime64 dimensions {found}; say which one is time with time_dim=."
+        )
+    return found[0]
+
+
+def find_spatial_dims(obj: xr.Dataset | xr.DataArray) -> tuple[Hashable, Hashable]:
+    """Return the names of the (y, x) dimensions of ``obj``.
+
+    Raises
+    ------
+    TimeDimError
+        When no pair of spatial dimensions named y/x (or lat/lon) is found.
+    """
+    y = next((d for d in _Y_NAMES if d in obj.dims), None)
+    x = next((d for d in _X_NAMES if d in obj.dims), None)
+    if y is None or x is None:
+        raise TimeDimError(
+            f"spatial dimensions not found among {list(obj.dims)}: name them 'y' and 'x' "
+            "(e.g. obj.rename({'rows': 'y', 'cols': 'x'}))."
+        )
+    return y, x
+
+
+def check_sorted(obj: xr.Dataset | xr.DataArray, time_dim: Hashable, what: str) -> None:
+    """Raise :class:`UnsortedTimeError` unless ``obj[time_dim]`` increases (ties allowed)."""
+    t = obj[time_dim].values
+    if t.size > 1 and np.any(t[1:] < t[:-1]):
+        raise UnsortedTimeError(
+            f"the {what} time coordinate {time_dim!r} is not sorted; sort it first with "
+            f".sortby({time_dim!r})."
+        )
+    if np.isnat(t).any():
+        raise UnsortedTimeError(
+            f"the {what} time coordinate {time_dim!r} holds NaT values; drop them with "
+            f".dropna({time_dim!r}, subset=[...]) or .sel({time_dim}=~obj[{time_dim!r}].isnull())."
+        )
+
+
+def check_time_chunks(
+    obj: xr.Dataset | xr.DataArray, time_dim: Hashable, what: str, rechunk: bool
+) -> xr.Dataset | xr.DataArray:
+    """Make sure ``time_dim`` is one dask chunk: rechunk when allowed, else raise.
+
+    Raises
+    ------
+    ChunkingError
+        When time spans several chunks and ``rechunk`` is False.
+    """
+    chunks = obj.chunksizes if isinstance(obj, xr.Dataset) else obj.chunksizes
+    if time_dim in chunks and len(chunks[time_dim]) > 1:
+        if not rechunk:
+            raise ChunkingError(
+                f"the {what} input has its time dimension {time_dim!r} split into "
+                f"{len(chunks[time_dim])} dask chunks, but this operation needs whole time "
+                f"series: rechunk with .chunk({{{time_dim!r}: -1}}) or pass rechunk=True."
+            )
+        obj = obj.chunk({time_dim: -1})
+    return obj
+
+
+def as_band_dataset(
+    obj: xr.Dataset | xr.DataArray, band_dim: Hashable = "band"
+) -> tuple[xr.Dataset, bool]:
+    """Return a Dataset of bands, and whether the input was a DataArray with a band dim."""
+    if isinstance(obj, xr.Dataset):
+        return obj, False
+    if band_dim not in obj.dims:
+        name = obj.name if obj.name is not None else "reflectance"
+        return obj.to_dataset(name=name), False
+    labels = [str(b) for b in obj[band_dim].values] if band_dim in obj.coords else None
+    if labels is None:
+        raise MissingVariableError(
+            f"the DataArray has a {band_dim!r} dimension without labels; label the bands "
+            f"with .assign_coords({band_dim}=['B04', 'B08', ...])."
+        )
+    da = obj.assign_coords({band_dim: labels})
+    extra = [c for c in da.coords if band_dim in da[c].dims and c != band_dim]
+    ds = da.drop_vars(extra).to_dataset(dim=band_dim)
+    return ds, True
+
+
+def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None) -> list[str]:
+    """Names of the band variables: the floating-point variables with time and space dims.
+
+    Raises
+    ------
+    MissingVariableError
+        When a requested band does not exist, or no band is found.
+    """
+    if bands is not None:
+        missing = [b for b in bands if b not in ds.data_vars]
+        if missing:
+            raise MissingVariableError(
+                f"bands {missing} are not in the optical input; it has {list(ds.data_vars)}."
+            )
+        return list(bands)
+    y, x = find_spatial_dims(ds)
+    found = [
+        str(name)
+        for name, var in ds.data_vars.items()
+        if name not in NON_BAND_VARIABLES
+        and {time_dim, y, x} <= set(var.dims)
+        and np.issubdtype(var.dtype, np.floating)
+    ]
+    if not found:
+        raise MissingVariableError(
+            f"no band variable found in {list(ds.data_vars)}: bands are floating-point "
+            f"reflectance variables with dims ({time_dim}, y, x); integer digital numbers "
+            "must be scaled to reflectance first (e.g. with stori_xr.io.open_sentinel2)."
+        )
+    return found
+
+
+def sar_units(var: xr.DataArray, declared: str | None) -> str:
+    """Return ``"dB"`` or ``"linear"`` from the ``units`` attribute or ``declared``.
+
+    Raises
+    ------
+    UnitsError
+        When the units are missing or unknown.
+    """
+    units = declared if declared is not None else var.attrs.get("units")
+    if units is None:
+        raise UnitsError(
+            f"SAR variable {var.name!r} has no 'units' attribute: set it, e.g. "
+            f"sar[{var.name!r}].attrs['units'] = 'dB' (or '1' for linear power), "
+            "or pass sar_units='dB'."
+        )
+    key = str(units).strip().lower()
+    if key in DB_UNITS:
+        return "dB"
+    if key in LINEAR_UNITS:
+        return "linear"
+    raise UnitsError(
+        f"SAR variable {var.name!r} has units {units!r}; use 'dB' for decibels or '1' "
+        "for linear power."
+    )
+
+
+def _check_sar_values(block: np.ndarray, name: str, units: str) -> np.ndarray:
+    """Raise :class:`UnitsError` when values contradict the declared units."""
+    v = block[np.isfinite(block)]
+    if v.size == 0:
+        return block
+    med = float(np.median(v))
+    if abs(med) > 100:
+        raise UnitsError(
+            f"SAR variable {name!r} has a median of {med:.4g}, which is neither dB nor linear "
+            "power: the values look like scaled integers; decode them first (e.g. "
+            "WorldCereal stores dB x 10000: divide by 1e4) or use stori_xr.io.open_sentinel1."
+        )
+    if units == "linear" and np.mean(v < 0) > 0.01:
+        raise UnitsError(
+            f"SAR variable {name!r} is declared linear power but {np.mean(v < 0):.0%} of its "
+            "values are negative, as in dB: set its 'units' attribute to 'dB'."
+        )
+    if units == "dB" and v.min() >= 0 and med < 1:
+        raise UnitsError(
+            f"SAR variable {name!r} is declared in dB but all values are >= 0 with a median "
+            f"of {med:.3g}, as in linear power: set its 'units' attribute to '1' (linear)."
+        )
+    return block
+
+
+def _check_reflectance_values(block: np.ndarray, name: str) -> np.ndarray:
+    """Raise :class:`UnscaledReflectanceError` when values look like digital numbers."""
+    v = block[np.isfinite(block)]
+    if v.size and float(np.median(v)) > 2.0:
+        raise UnscaledReflectanceError(
+            f"optical band {name!r} has a median of {float(np.median(v)):.4g}: it looks like "
+            "digital numbers, not reflectance (0-1). Scale it first (Sentinel-2 L2A: DN / "
+            "10000, minus 0.1 from processing baseline 04.00 on) or read it with "
+            "stori_xr.io.open_sentinel2."
+        )
+    return block
+
+
+def checked(
+    var: xr.DataArray, check: Callable[..., np.ndarray], *args: object
+) -> xr.DataArray:
+    """Apply a value check now (numpy) or inside every dask task (dask)."""
+    if var.chunks is None:
+        check(var.values, *args)
+        return var
+    data = var.data.map_blocks(check, *args, dtype=var.dtype, meta=np.array((), var.dtype))
+    return var.copy(data=data)
+
+
+def check_sar_values(var: xr.DataArray, units: str) -> xr.DataArray:
+    """Check that SAR values agree with ``units`` (see :func:`checked`)."""
+    return checked(var, _check_sar_values, str(var.name), units)
+
+
+def check_reflectance_values(var: xr.DataArray) -> xr.DataArray:
+    """Check that optical values are reflectance, not digital numbers."""
+    return checked(var, _check_reflectance_values, str(var.name))
+
+
+def check_not_all_missing(var: xr.DataArray, what: str) -> None:
+    """Raise :class:`AllMissingError` when a numpy-backed variable has no finite value.
+
+    Dask-backed variables are not checked (it would need a compute); an all-missing
+    dask input gives an all-missing result.
+    """
+    if var.chunks is None and not np.isfinite(var.values).any():
+        raise AllMissingError(
+            f"every value of {what} {var.name!r} is missing (NaN): check the file, the "
+            "selection, or the fill-value decoding."
+        )
