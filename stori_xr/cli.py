@@ -24,7 +24,10 @@ def _demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     chunk = max(args.size // 2, 1)
     scene = make_scene(
-        args.size, args.size, periods=args.periods, seed=args.seed,
+        args.size,
+        args.size,
+        periods=args.periods,
+        seed=args.seed,
         chunks={"y": chunk, "x": chunk},
     )
     print(
@@ -34,7 +37,8 @@ def _demo(args: argparse.Namespace) -> int:
     aligned = align(scene.optical, scene.sar, times=args.times)
     store = out_dir / "aligned.zarr"
     to_zarr(aligned, store, mode="w")
-    print(f"wrote {store}  (aligned bands, clear mask, SAR features on {aligned.sizes['time']} dates)")
+    ndates = aligned.sizes["time"]
+    print(f"wrote {store}  (aligned bands, clear mask, SAR features on {ndates} dates)")
 
     import xarray as xr
 

@@ -56,7 +56,7 @@ def plot_maps(
         1, idx.size, figsize=(2.6 * idx.size, 2.8), squeeze=False, **subplots_kw
     )
     y, x = validate.find_spatial_dims(da)
-    for ax, i in zip(axes[0], range(idx.size)):
+    for ax, i in zip(axes[0], range(idx.size), strict=True):
         img = sub.isel({tdim: i}).transpose(y, x)
         ax.imshow(img.values, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(np.datetime_as_string(sub[tdim].values[i], unit="D"), fontsize=8)
@@ -97,7 +97,11 @@ def plot_pixel(
     names = list(variables) if variables is not None else validate.select_bands(ds, tdim, None)
     sar = [v for v in ("VV", "VH") if v in px]
     fig, axes = plt.subplots(
-        2 if sar else 1, 1, figsize=(8, 5 if sar else 3), sharex=True, squeeze=False,
+        2 if sar else 1,
+        1,
+        figsize=(8, 5 if sar else 3),
+        sharex=True,
+        squeeze=False,
         **subplots_kw,
     )
     for name in names:

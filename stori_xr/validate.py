@@ -60,9 +60,7 @@ def find_time_dim(obj: xr.Dataset | xr.DataArray, time_dim: Hashable | None = No
                 f"obj.assign_coords({time_dim}=pd.to_datetime(obj[{time_dim!r}].values))."
             )
         return time_dim
-    found = [
-        d for d in obj.dims if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64)
-    ]
+    found = [d for d in obj.dims if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64)]
     if not found:
         raise TimeDimError(
             f"no datetime64 dimension among {list(obj.dims)}; give the time coordinate "
@@ -119,7 +117,7 @@ def check_time_chunks(
     ChunkingError
         When time spans several chunks and ``rechunk`` is False.
     """
-    chunks = obj.chunksizes if isinstance(obj, xr.Dataset) else obj.chunksizes
+    chunks = obj.chunksizes
     if time_dim in chunks and len(chunks[time_dim]) > 1:
         if not rechunk:
             raise ChunkingError(
@@ -248,9 +246,7 @@ def _check_reflectance_values(block: np.ndarray, name: str) -> np.ndarray:
     return block
 
 
-def checked(
-    var: xr.DataArray, check: Callable[..., np.ndarray], *args: object
-) -> xr.DataArray:
+def checked(var: xr.DataArray, check: Callable[..., np.ndarray], *args: object) -> xr.DataArray:
     """Apply a value check now (numpy) or inside every dask task (dask)."""
     if var.chunks is None:
         check(var.values, *args)

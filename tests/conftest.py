@@ -53,9 +53,7 @@ class CountingScheduler:
 
         self.total_computes += 1
         if self.total_computes > self.max_computes:
-            raise RuntimeError(
-                f"Too many dask computations were scheduled: {self.total_computes}"
-            )
+            raise RuntimeError(f"Too many dask computations were scheduled: {self.total_computes}")
         return dask.get(dsk, keys, **kwargs)
 
 

@@ -30,7 +30,8 @@ def series(draw):
     npix = draw(st.integers(1, 4))
     v = draw(
         hnp.arrays(
-            np.float32, (npix, nt),
+            np.float32,
+            (npix, nt),
             elements=st.one_of(st.just(np.nan), st.floats(-30, 5, width=32)),
         )
     )
@@ -69,8 +70,13 @@ def test_interp_time_curated():
     out, days, flag = interp_time(v, t, np.array([5.0, 10.0, 15.0, 38.0, 70.0]), 12.0)
     # 15: 10 is 5 days before, next valid (50) is 35 after -> nearest; 38 -> nearest 50
     np.testing.assert_allclose(out[0], [5.0, 10.0, 10.0, 40.0, np.nan])
-    assert flag[0].tolist() == [SAR_INTERPOLATED, SAR_INTERPOLATED, SAR_NEAREST, SAR_NEAREST,
-                                SAR_MISSING]
+    assert flag[0].tolist() == [
+        SAR_INTERPOLATED,
+        SAR_INTERPOLATED,
+        SAR_NEAREST,
+        SAR_NEAREST,
+        SAR_MISSING,
+    ]
     np.testing.assert_allclose(days[0], [5, 0, 5, 12, 20])
 
 

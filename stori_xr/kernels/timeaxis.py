@@ -234,4 +234,8 @@ def interp_time_reference(
                 out[p, j] = vv[before[-1]] if da <= db else vv[after[0]]
                 flag[p, j] = SAR_NEAREST
     shape = (*values.shape[:-1], len(target))
-    return out.astype(dtype).reshape(shape), days.astype(np.float32).reshape(shape), flag.reshape(shape)
+    return (
+        out.astype(dtype).reshape(shape),
+        days.astype(np.float32).reshape(shape),
+        flag.reshape(shape),
+    )

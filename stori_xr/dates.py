@@ -1,0 +1,85 @@
+"""Time coordinates: conversion to days, target dates, and groups of near-simultaneous dates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from stori_xr.exceptions import NoOverlapError, UnsortedTimeError
+
+_NS_PER_DAY = 86_400e9
+
+TimesLike = str | Sequence[Any] | np.ndarray | pd.DatetimeIndex | xr.DataArray | None
+
+
+def to_days(times: np.ndarray) -> np.ndarray:
+    """Datetimes as float64 days since 1970-01-01."""
+    ns = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
+    return ns / _NS_PER_DAY
+
+
+def to_timedelta_days(value: str | float | pd.Timedelta | np.timedelta64) -> float:
+    """A tolerance given as ``"12D"``, a Timedelta or a number of days, in days."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return pd.Timedelta(value) / pd.Timedelta("1D")
+
+
+def resolve_times(times: TimesLike, optical_times: np.ndarray) -> np.ndarray:
+    """Target dates: the optical dates, a frequency string, or explicit dates.
+
+    Parameters
+    ----------
+    times : None, str, or sequence of datetimes
+        ``None`` keeps the optical dates; a pandas frequency such as ``"5D"`` makes
+        a regular series from the first optical day to the last; anything else is
+        converted with :func:`pandas.to_datetime`.
+    optical_times : ndarray of datetime64
+        The (merged, sorted) optical acquisition times.
+
+    Returns
+    -------
+    ndarray of datetime64[ns]
+        Sorted target dates without duplicates.
+    """
+    if times is None:
+        return np.asarray(optical_times, dtype="datetime64[ns]")
+    if isinstance(times, str):
+        try:
+            start = pd.Timestamp(optical_times[0]).floor("D")
+            end = pd.Timestamp(optical_times[-1])
+            out = pd.date_range(start, end, freq=times)
+        except ValueError as err:
+            raise UnsortedTimeError(
+                f"times={times!r} is not a pandas frequency such as '5D' or '1W'; give a "
+                "frequency or a list of dates."
+            ) from err
+        return out.values.astype("datetime64[ns]")
+    values = times.values if isinstance(times, xr.DataArray) else times
+    out = pd.to_datetime(np.asarray(values).ravel()).values.astype("datetime64[ns]")
+    if out.size == 0:
+        raise NoOverlapError("times= is empty; give at least one target date.")
+    if np.any(out[1:] <= out[:-1]):
+        raise UnsortedTimeError(
+            "the target dates in times= must be increasing without repeats; pass "
+            "np.unique(times) to sort them and drop duplicates."
+        )
+    return out
+
+
+def time_groups(times: np.ndarray, within_days: float) -> np.ndarray:
+    """Group labels: consecutive acquisitions closer than ``within_days`` share one."""
+    t = to_days(times)
+    if t.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.r_[True, np.diff(t) > within_days]
+    return np.cumsum(new) - 1
+
+
+def span(times: np.ndarray) -> str:
+    """``'YYYY-MM-DD to YYYY-MM-DD'``: the first and last of sorted dates, for messages."""
+    return f"{pd.Timestamp(times[0]):%Y-%m-%d} to {pd.Timestamp(times[-1]):%Y-%m-%d}"

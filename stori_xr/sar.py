@@ -1,0 +1,301 @@
+"""SAR preparation for alignment: units, reprojection, orbits, time interpolation, features.
+
+The rules are those of :mod:`stori_xr.align` (see its docstring and ``docs/alignment.md``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import rioxarray  # noqa: F401  (registers .rio)
+import xarray as xr
+
+from stori_xr import validate
+from stori_xr.dates import time_groups, to_days
+from stori_xr.exceptions import MissingCRSError, MissingVariableError, NoOverlapError
+from stori_xr.kernels import interp_time
+
+SAR_FEATURES = ("VV", "VH", "VH_VV", "RVI")
+_TRACK_GAP_MINUTES = 3.0
+
+
+def infer_tracks(times: np.ndarray) -> np.ndarray:
+    """Group acquisitions into tracks by their time of day.
+
+    Passes of one relative orbit over a place recur at the same time of day within
+    a minute or two; different relative orbits differ by several minutes. Times of
+    day are clustered with a gap of 3 minutes (circularly over midnight).
+
+    Returns
+    -------
+    ndarray of int
+        A track label per acquisition, 0, 1, ...
+    """
+    ns = np.asarray(times, dtype="datetime64[ns]")
+    minutes = (ns - ns.astype("datetime64[D]")).astype(np.int64) / 60e9
+    order = np.argsort(minutes)
+    sm = minutes[order]
+    if sm.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    labels_sorted = np.cumsum(np.r_[0, np.diff(sm) > _TRACK_GAP_MINUTES])
+    # wrap around midnight: the last cluster joins the first when they are close
+    if labels_sorted[-1] > 0 and (sm[0] + 1440.0 - sm[-1]) <= _TRACK_GAP_MINUTES:
+        labels_sorted[labels_sorted == labels_sorted[-1]] = 0
+    labels = np.empty_like(labels_sorted)
+    labels[order] = labels_sorted
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def prepare_sar(
+    sar: xr.Dataset,
+    *,
+    sar_units: str | None,
+    rechunk: bool,
+) -> tuple[xr.Dataset, Hashable]:
+    """Validate the SAR input and return its ``VV``/``VH`` in dB, with its time dim."""
+    if isinstance(sar, xr.DataArray):
+        sar, _ = validate.as_band_dataset(sar)
+    pols = [p for p in ("VV", "VH") if p in sar.data_vars]
+    if not pols:
+        raise MissingVariableError(
+            f"the SAR input has neither 'VV' nor 'VH' (it has {list(sar.data_vars)}); rename "
+            "its backscatter variables, e.g. sar.rename({'sigma0_vv': 'VV', 'sigma0_vh': 'VH'})."
+        )
+    tdim = validate.find_time_dim(sar)
+    validate.find_spatial_dims(sar)
+    validate.check_sorted(sar, tdim, "SAR")
+    sar = validate.check_time_chunks(sar, tdim, "SAR", rechunk)
+    out = {}
+    for p in pols:
+        var = sar[p]
+        units = validate.sar_units(var, sar_units)
+        var = validate.check_sar_values(var.astype(np.float32), units)
+        validate.check_not_all_missing(var, "SAR variable")
+        if units == "linear":
+            var = 10.0 * np.log10(var.where(var > 0))
+        out[p] = var.astype(np.float32)
+    ds = xr.Dataset(out, coords={c: sar.coords[c] for c in sar.coords})
+    return ds, tdim
+
+
+def _same_grid(a: xr.Dataset | xr.DataArray, b: xr.Dataset | xr.DataArray) -> bool:
+    ya, xa = validate.find_spatial_dims(a)
+    yb, xb = validate.find_spatial_dims(b)
+    if a.sizes[ya] != b.sizes[yb] or a.sizes[xa] != b.sizes[xb]:
+        return False
+    return bool(
+        np.allclose(a[ya].values, b[yb].values, rtol=0, atol=1e-6)
+        and np.allclose(a[xa].values, b[xb].values, rtol=0, atol=1e-6)
+    )
+
+
+def _grid(obj: xr.Dataset | xr.DataArray) -> tuple[Any, Any, tuple[int, int]]:
+    """(crs, affine transform, (ny, nx)) of an object with y/x dims."""
+    y, x = validate.find_spatial_dims(obj)
+    spatial = obj.rio.set_spatial_dims(x_dim=x, y_dim=y, inplace=False)
+    return spatial.rio.crs, spatial.rio.transform(recalc=True), (obj.sizes[y], obj.sizes[x])
+
+
+def _reproject_block(
+    block: np.ndarray,
+    src_transform: Any,
+    src_crs: Any,
+    dst_transform: Any,
+    dst_crs: Any,
+    dst_shape: tuple[int, int],
+    resampling: str,
+) -> np.ndarray:
+    """Reproject a (t, y, x) block of dB values through linear power."""
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    linear = np.power(10.0, block.astype(np.float64) / 10.0)
+    dst = np.full((block.shape[0], *dst_shape), np.nan, dtype=np.float64)
+    if block.shape[0]:
+        reproject(
+            linear,
+            dst,
+            src_transform=src_transform,
+            src_crs=src_crs,
+            dst_transform=dst_transform,
+            dst_crs=dst_crs,
+            src_nodata=np.nan,
+            dst_nodata=np.nan,
+            resampling=Resampling[resampling],
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (10.0 * np.log10(np.where(dst > 0, dst, np.nan))).astype(np.float32)
+
+
+def regrid_sar(sar: xr.Dataset, tdim: Hashable, optical: xr.Dataset) -> xr.Dataset:
+    """Bring SAR onto the optical grid (no-op when the grids are the same)."""
+    oy, ox = validate.find_spatial_dims(optical)
+    sy, sx = validate.find_spatial_dims(sar)
+    if _same_grid(sar, optical):
+        return sar.rename({sy: oy, sx: ox}).assign_coords({oy: optical[oy], ox: optical[ox]})
+    src_crs, src_tr, _ = _grid(sar)
+    dst_crs, dst_tr, dst_shape = _grid(optical)
+    if src_crs is None or dst_crs is None:
+        which = "SAR" if src_crs is None else "optical"
+        raise MissingCRSError(
+            f"the SAR and optical grids differ and the {which} input has no CRS to reproject "
+            "with; write it with .rio.write_crs('EPSG:32631') (your CRS) on both inputs."
+        )
+    _check_spatial_overlap(sar, optical, src_crs, dst_crs)
+    resampling = "average" if abs(src_tr.a) < abs(dst_tr.a) else "bilinear"
+    kwargs = {
+        "src_transform": src_tr,
+        "src_crs": src_crs,
+        "dst_transform": dst_tr,
+        "dst_crs": dst_crs,
+        "dst_shape": dst_shape,
+        "resampling": resampling,
+    }
+    out = {}
+    for name, var in sar.data_vars.items():
+        var = var.transpose(tdim, sy, sx)
+        if var.chunks is None:
+            data = _reproject_block(var.values, **kwargs)
+        else:
+            src = var.data.rechunk({1: -1, 2: -1})
+            data = dsa.map_blocks(
+                _reproject_block,
+                src,
+                **kwargs,
+                chunks=(src.chunks[0], (dst_shape[0],), (dst_shape[1],)),
+                dtype=np.float32,
+                meta=np.array((), dtype=np.float32),
+            )
+        out[name] = xr.DataArray(data, dims=(tdim, oy, ox), attrs=var.attrs)
+    coords = {tdim: sar[tdim], oy: optical[oy], ox: optical[ox]}
+    coords.update({c: sar.coords[c] for c in sar.coords if sar.coords[c].dims == (tdim,)})
+    return xr.Dataset(out, coords=coords)
+
+
+def _check_spatial_overlap(sar: xr.Dataset, optical: xr.Dataset, src_crs, dst_crs) -> None:
+    from rasterio.warp import transform_bounds
+
+    sy, sx = validate.find_spatial_dims(sar)
+    oy, ox = validate.find_spatial_dims(optical)
+    sb = sar.rio.set_spatial_dims(x_dim=sx, y_dim=sy, inplace=False).rio.bounds(recalc=True)
+    ob = optical.rio.set_spatial_dims(x_dim=ox, y_dim=oy, inplace=False).rio.bounds(recalc=True)
+    if src_crs != dst_crs:
+        sb = transform_bounds(src_crs, dst_crs, *sb)
+    if sb[0] >= ob[2] or sb[2] <= ob[0] or sb[1] >= ob[3] or sb[3] <= ob[1]:
+        raise NoOverlapError(
+            f"the SAR extent {tuple(round(v, 1) for v in sb)} and the optical extent "
+            f"{tuple(round(v, 1) for v in ob)} (in the optical CRS) do not overlap; check that "
+            "both cover the same area and that their CRS are right."
+        )
+
+
+def sar_tracks(sar: xr.Dataset, tdim: Hashable) -> np.ndarray:
+    """Orbit label per SAR acquisition: ``relative_orbit`` when known, else inferred."""
+    if "relative_orbit" in sar.coords and sar["relative_orbit"].dims == (tdim,):
+        return np.unique(sar["relative_orbit"].values, return_inverse=True)[1]
+    return infer_tracks(sar[tdim].values)
+
+
+def _sar_block(
+    *pols: np.ndarray,
+    names: tuple[str, ...],
+    t: np.ndarray,
+    tracks: np.ndarray,
+    groups: np.ndarray,
+    target: np.ndarray,
+    tolerance: float,
+    normalise: bool,
+) -> tuple[np.ndarray, ...]:
+    """SAR features of one spatial block; inputs (..., t) in dB, outputs (..., target)."""
+    series = {
+        n: _normalise_and_merge(v, tracks, groups, normalise)
+        for n, v in zip(names, pols, strict=True)
+    }
+    tm = t[np.unique(groups, return_index=True)[1]]
+    interp, days, flags = {}, [], []
+    for n, v in series.items():
+        interp[n], d, f = interp_time(v, tm, target, tolerance)
+        days.append(d)
+        flags.append(f)
+    nan = np.full(days[0].shape, np.nan, dtype=np.float32)
+    vv, vh = interp.get("VV", nan), interp.get("VH", nan)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lin_vv, lin_vh = 10.0 ** (vv / 10.0), 10.0 ** (vh / 10.0)
+        rvi = (4.0 * lin_vh / (lin_vv + lin_vh)).astype(np.float32)
+    return (
+        vv.astype(np.float32),
+        vh.astype(np.float32),
+        (vh - vv).astype(np.float32),
+        rvi,
+        np.maximum.reduce(days),
+        np.maximum.reduce(flags),
+    )
+
+
+def _normalise_and_merge(
+    v: np.ndarray, tracks: np.ndarray, groups: np.ndarray, normalise: bool
+) -> np.ndarray:
+    v = v.astype(np.float64)
+    # all-NaN pixels stay NaN; numpy's "Mean of empty slice" says nothing new
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        if normalise and np.unique(tracks).size > 1:
+            overall = np.nanmean(v, axis=-1, keepdims=True)
+            out = v.copy()
+            for k in np.unique(tracks):
+                sel = tracks == k
+                out[..., sel] = v[..., sel] - np.nanmean(v[..., sel], axis=-1, keepdims=True)
+            v = out + overall
+        first = np.unique(groups, return_index=True)[1]
+        if first.size == groups.size:
+            return v
+        merged = v[..., first].copy()
+        for g in np.flatnonzero(np.bincount(groups) > 1):
+            lin = 10.0 ** (v[..., groups == g] / 10.0)
+            merged[..., g] = 10.0 * np.log10(np.nanmean(lin, axis=-1))
+        return merged
+
+
+def sar_features(
+    sar: xr.Dataset,
+    tdim: Hashable,
+    targets: np.ndarray,
+    out_tdim: Hashable,
+    *,
+    tolerance: float,
+    merge_within: float,
+    normalise: bool,
+) -> xr.Dataset:
+    """SAR features on the target dates (same grid as ``sar``)."""
+    names = tuple(str(p) for p in sar.data_vars)
+    t = to_days(sar[tdim].values)
+    tau = to_days(targets)
+    kwargs = {
+        "names": names,
+        "t": t,
+        "tracks": sar_tracks(sar, tdim),
+        "groups": time_groups(sar[tdim].values, merge_within),
+        "target": tau,
+        "tolerance": tolerance,
+        "normalise": normalise,
+    }
+    outs = xr.apply_ufunc(
+        _sar_block,
+        *[sar[n] for n in names],
+        kwargs=kwargs,
+        input_core_dims=[[tdim]] * len(names),
+        output_core_dims=[["_target"]] * 6,
+        dask="parallelized",
+        output_dtypes=[np.float32] * 5 + [np.int8],
+        dask_gufunc_kwargs={"output_sizes": {"_target": tau.size}},
+    )
+    keys = (*SAR_FEATURES, "sar_days", "sar_flag")
+    ds = xr.Dataset(dict(zip(keys, outs, strict=True)))
+    ds = ds.drop_vars([c for c in ds.coords if tdim in ds[c].dims], errors="ignore")
+    ds = ds.rename({"_target": out_tdim}).assign_coords({out_tdim: targets})
+    derived = ("VH_VV", "RVI") if len(names) == 2 else ()
+    return ds[[*names, *derived, "sar_days", "sar_flag"]]

@@ -1,0 +1,461 @@
+"""Alignment of SAR and optical cubes: contract, numpy/dask equality, laziness, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import stori_xr  # noqa: F401
+from stori_xr.exceptions import (
+    AllMissingError,
+    ChunkingError,
+    MissingCRSError,
+    MissingVariableError,
+    NoOverlapError,
+    TimeDimError,
+    UnitsError,
+    UnscaledReflectanceError,
+    UnsortedTimeError,
+)
+from stori_xr.sar import infer_tracks
+
+CRS = "EPSG:32631"
+
+
+def grid(n_y, n_x, res, x0=500000.0, y0=5600000.0):
+    return {
+        "y": y0 - res * (np.arange(n_y) + 0.5),
+        "x": x0 + res * (np.arange(n_x) + 0.5),
+    }
+
+
+def make_optical(nt=20, ny=8, nx=10, seed=0, gap=0.5):
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2021-01-01", periods=nt, freq="5D") + pd.Timedelta("10h50min")
+    b = rng.uniform(0.05, 0.4, (nt, ny, nx)).astype("float32")
+    clear = rng.random(b.shape) >= gap
+    ds = xr.Dataset(
+        {
+            "B04": (("time", "y", "x"), b, {"units": "1"}),
+            "B08": (("time", "y", "x"), (b * 1.5).astype("float32"), {"units": "1"}),
+            "clear": (("time", "y", "x"), clear),
+        },
+        coords={"time": t, **grid(ny, nx, 10.0)},
+        attrs={"title": "optical", "history": "made by a test"},
+    )
+    return ds.rio.write_crs(CRS)
+
+
+def make_sar(ny=4, nx=5, res=20.0, seed=1, offset_b=0.0, start="2020-12-28"):
+    rng = np.random.default_rng(seed)
+    a = pd.date_range(start, periods=20, freq="6D") + pd.Timedelta("17h32min")
+    b = a + pd.Timedelta("3D8min")
+    t = a.union(b)
+    nt = t.size
+    track_b = np.isin(t, b)
+    vv = rng.normal(-12, 1, (nt, ny, nx)) + offset_b * track_b[:, None, None]
+    vh = vv - 6 + rng.normal(0, 0.5, vv.shape)
+    ds = xr.Dataset(
+        {
+            "VV": (("time", "y", "x"), vv.astype("float32"), {"units": "dB"}),
+            "VH": (("time", "y", "x"), vh.astype("float32"), {"units": "dB"}),
+        },
+        coords={"time": t, **grid(ny, nx, res)},
+    )
+    return ds.rio.write_crs(CRS)
+
+
+def assert_same(a, b):
+    """Identical, history time stamps aside."""
+    a, b = a.copy(), b.copy()
+    a.attrs.pop("history"), b.attrs.pop("history")
+    xr.testing.assert_identical(a, b)
+
+
+@pytest.fixture
+def pair():
+    return make_optical(), make_sar()
+
+
+# --------------------------------------------------------------------------- contract
+
+
+def test_output_layout_and_attrs(pair):
+    opt, sar = pair
+    out = opt.stori.align(sar)
+    assert set(out.data_vars) == {
+        "B04",
+        "B08",
+        "clear",
+        "days_since_clear",
+        "days_until_clear",
+        "VV",
+        "VH",
+        "VH_VV",
+        "RVI",
+        "sar_days",
+        "sar_flag",
+    }
+    assert out.B04.dims == ("time", "y", "x")
+    assert out.sizes == {"time": 20, "y": 8, "x": 10}
+    for name in ("B04", "VV", "VH", "VH_VV", "RVI", "sar_days", "days_since_clear"):
+        assert out[name].dtype == np.float32, name
+    assert out.clear.dtype == bool and out.sar_flag.dtype == np.int8
+    assert out.rio.crs.to_epsg() == 32631
+    assert out.attrs["title"] == "optical"
+    assert out.attrs["history"].startswith("made by a test\n")
+    assert "align(" in out.attrs["history"].splitlines()[-1]
+    assert out.VV.attrs["units"] == "dB"
+    assert out.sar_flag.attrs["flag_meanings"] == "interpolated nearest missing"
+
+
+def test_bands_nan_where_not_clear(pair):
+    opt, sar = pair
+    out = opt.stori.align(sar)
+    np.testing.assert_array_equal(out.clear.values, opt.clear.values)
+    assert np.isnan(out.B04.values[~opt.clear.values]).all()
+    np.testing.assert_array_equal(
+        out.B04.values[opt.clear.values], opt.B04.values[opt.clear.values]
+    )
+
+
+def test_clear_mask_defaults_to_finite_values(pair):
+    opt, sar = pair
+    bare = opt[["B04", "B08"]].where(opt.clear)
+    out = bare.stori.align(sar)
+    np.testing.assert_array_equal(out.clear.values, opt.clear.values)
+
+
+def test_days_since_until_clear(pair):
+    opt, sar = pair
+    out = opt.stori.align(sar)
+    t = (opt.time.values - opt.time.values[0]) / np.timedelta64(1, "D")
+    for iy, ix in [(0, 0), (3, 7), (7, 9)]:
+        c = opt.clear.values[:, iy, ix]
+        for j in range(t.size):
+            before = t[: j + 1][c[: j + 1]]
+            after = t[j:][c[j:]]
+            want_since = t[j] - before.max() if before.size else np.nan
+            want_until = after.min() - t[j] if after.size else np.nan
+            np.testing.assert_allclose(out.days_since_clear.values[j, iy, ix], want_since)
+            np.testing.assert_allclose(out.days_until_clear.values[j, iy, ix], want_until)
+
+
+def test_input_is_not_modified(pair):
+    opt, sar = pair
+    before = opt.copy(deep=True), sar.copy(deep=True)
+    opt.stori.align(sar, times="3D")
+    xr.testing.assert_identical(opt, before[0])
+    xr.testing.assert_identical(sar, before[1])
+
+
+def test_sar_linear_in_db_between_acquisitions():
+    opt = make_optical(ny=4, nx=5)
+    sar = make_sar(ny=4, nx=5, res=10.0)
+    sar = sar.assign_coords(x=opt.x[:5], y=opt.y[:4])
+    days = (sar.time - sar.time[0]) / np.timedelta64(1, "D")
+    ramp = (-20 + 0.05 * days).astype("float32").broadcast_like(sar.VV).transpose(*sar.VV.dims)
+    sar = sar.assign(VV=ramp.assign_attrs(units="dB"))
+    out = opt.isel(y=slice(0, 4), x=slice(0, 5)).stori.align(sar, orbit_normalise=False)
+    tau = (out.time - sar.time[0]) / np.timedelta64(1, "D")
+    np.testing.assert_allclose(out.VV.values, (-20 + 0.05 * tau).broadcast_like(out.VV), atol=1e-5)
+    assert (out.sar_flag == 0).all()
+    # RVI comes from linear power of the interpolated values
+    vv, vh = 10 ** (out.VV / 10), 10 ** (out.VH / 10)
+    np.testing.assert_allclose(out.RVI, 4 * vh / (vv + vh), rtol=1e-5)
+    np.testing.assert_allclose(out.VH_VV, out.VH - out.VV, atol=1e-5)
+
+
+def test_tolerance_flags_and_nan():
+    opt = make_optical(nt=40)
+    sar = make_sar().isel(time=slice(0, 10))  # ends early
+    out = opt.stori.align(sar, tolerance="4D")
+    late = out.time > sar.time[-1] + np.timedelta64(4, "D")
+    assert (out.sar_flag.sel(time=late) == 2).all()
+    assert out.VV.sel(time=late).isnull().all()
+    assert (out.sar_flag.sel(time=~late) < 2).all()
+    assert out.VV.sel(time=~late).notnull().all()
+
+
+# --------------------------------------------------------------------------- grids
+
+
+def test_sar_finer_is_averaged_in_linear_power():
+    opt = make_optical(ny=4, nx=5)
+    opt = opt.assign_coords(grid(4, 5, 20.0))
+    sar = make_sar(ny=8, nx=10, res=10.0)
+    out = opt.stori.align(sar, times=sar.time.values[:6], orbit_normalise=False)
+    lin = 10 ** (sar.VV.isel(time=slice(0, 6)).values / 10)
+    want = 10 * np.log10(lin.reshape(6, 4, 2, 5, 2).mean(axis=(2, 4)))
+    np.testing.assert_allclose(out.VV.values, want, atol=1e-4)
+
+
+def test_sar_coarser_is_resampled_onto_optical_grid(pair):
+    opt, sar = pair
+    flat = sar.copy()
+    flat["VV"] = xr.full_like(sar.VV, -10.0)
+    out = opt.stori.align(flat, orbit_normalise=False)
+    np.testing.assert_allclose(out.VV.values, -10.0, atol=1e-5)
+    assert out.VV.shape == (20, 8, 10)
+
+
+def test_sar_in_another_crs_is_reprojected():
+    opt = make_optical(ny=6, nx=6)
+    sar = make_sar(ny=6, nx=6, res=10.0)
+    sar = sar.assign_coords(x=opt.x.values, y=opt.y.values)
+    sar["VV"] = xr.full_like(sar.VV, -9.0)
+    moved = sar.rio.reproject("EPSG:3857")
+    out = opt.stori.align(moved, orbit_normalise=False)
+    inner = out.VV.isel(y=slice(1, -1), x=slice(1, -1))
+    np.testing.assert_allclose(inner.values, -9.0, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- time rules
+
+
+def test_orbit_normalisation_removes_track_offset():
+    opt = make_optical(nt=24)
+    sar = make_sar(offset_b=3.0)
+    tracks = infer_tracks(sar.time.values)
+    assert np.bincount(tracks).tolist() == [20, 20]
+    on_sar_dates = sar.time.values[2:-2]
+    raw = opt.stori.align(sar, times=on_sar_dates, orbit_normalise=False)
+    norm = opt.stori.align(sar, times=on_sar_dates)
+    is_b = tracks[2:-2] == tracks[3]
+
+    def step(ds):  # mean difference between the two tracks
+        v = ds.VV.mean(("y", "x")).values
+        return v[is_b].mean() - v[~is_b].mean()
+
+    assert abs(step(raw)) > 2.0
+    assert abs(step(norm)) < 0.5
+
+
+def test_relative_orbit_coordinate_is_used():
+    opt = make_optical(nt=24)
+    sar = make_sar(offset_b=3.0)
+    # claim one single orbit: nothing is normalised away
+    one = sar.assign_coords(relative_orbit=("time", np.full(sar.sizes["time"], 88)))
+    out = opt.stori.align(one, times=sar.time.values[2:-2])
+    raw = opt.stori.align(sar, times=sar.time.values[2:-2], orbit_normalise=False)
+    xr.testing.assert_allclose(out.VV, raw.VV)
+
+
+def test_same_time_acquisitions_are_merged():
+    opt = make_optical(nt=6)
+    dup = opt.isel(time=[2]).assign_coords(time=opt.time.values[[2]] + np.timedelta64(7, "s"))
+    dup["B04"] = dup.B04 + 0.1
+    both = xr.concat([opt, dup], dim="time").sortby("time")
+    out = both.stori.align(None)
+    assert out.sizes["time"] == 6
+    a, b = opt.isel(time=2), dup.isel(time=0)
+    ca, cb = a.clear.values, b.clear.values
+    v = out.B04.isel(time=2).values
+    np.testing.assert_allclose(v[ca & cb], ((a.B04 + b.B04) / 2).values[ca & cb], rtol=1e-6)
+    np.testing.assert_allclose(v[ca & ~cb], a.B04.values[ca & ~cb])
+    np.testing.assert_allclose(v[~ca & cb], b.B04.values[~ca & cb])
+    assert np.isnan(v[~ca & ~cb]).all()
+    np.testing.assert_array_equal(out.clear.isel(time=2).values, ca | cb)
+
+
+def test_target_frequency_and_list(pair):
+    opt, sar = pair
+    out = opt.stori.align(sar, times="1D")
+    assert out.sizes["time"] == 96
+    assert str(out.time.values[0]) == "2021-01-01T00:00:00.000000000"
+    # optical values land on the day of their acquisition (within 12 h) only
+    assert int(out.clear.sum()) == int(opt.clear.sum())
+    np.testing.assert_array_equal(
+        out.B04.sel(time="2021-01-06").values, opt.B04.where(opt.clear).isel(time=1).values
+    )
+    listed = opt.stori.align(sar, times=["2021-01-03", "2021-02-01"])
+    assert listed.sizes["time"] == 2
+    assert not listed.clear.any()
+    since = listed.days_since_clear
+    assert float(since.isel(time=1).notnull().mean()) > 0.9
+    assert bool((since.fillna(1.0) > 0).all())
+
+
+def test_dataarray_with_band_dim(pair):
+    opt, sar = pair
+    da = opt[["B04", "B08"]].where(opt.clear).to_dataarray("band")
+    out = da.stori.align(sar)
+    ref = opt.stori.align(sar)
+    xr.testing.assert_allclose(out.B08, ref.B08)
+
+
+def test_optical_only(pair):
+    opt, _ = pair
+    out = opt.stori.align()
+    assert "VV" not in out and "days_since_clear" in out
+
+
+def test_other_time_dim_name_and_dim_order(pair):
+    opt, sar = pair
+    renamed = opt.rename(time="timestamp").transpose("timestamp", "x", "y")
+    out = renamed.stori.align(sar)
+    assert out.B04.dims == ("timestamp", "x", "y")
+    ref = opt.stori.align(sar)
+    np.testing.assert_array_equal(out.VV.transpose("timestamp", "y", "x").values, ref.VV.values)
+
+
+# --------------------------------------------------------------------------- dask
+
+
+@pytest.mark.parametrize(
+    "ochunks,schunks",
+    [({"y": 4, "x": 5}, {"y": 2}), ({"y": 3, "x": -1}, {"x": 1}), ({}, {})],
+)
+def test_dask_equals_numpy(pair, ochunks, schunks):
+    opt, sar = pair
+    ref = opt.stori.align(sar, times="2D")
+    lazy = opt.chunk(ochunks).stori.align(sar.chunk(schunks), times="2D")
+    assert lazy.B04.chunks is not None
+    assert lazy.B04.chunks[0] == (ref.sizes["time"],)
+    assert_same(ref, lazy.compute())
+
+
+def test_dask_is_lazy(pair, raise_if_dask_computes):
+    opt, sar = pair
+    with raise_if_dask_computes():
+        out = opt.chunk({"y": 4}).stori.align(sar.chunk({"x": 2}), times="5D")
+    assert all(v.chunks is not None for v in out.data_vars.values())
+
+
+def test_time_split_into_chunks_raises_or_rechunks(pair):
+    opt, sar = pair
+    with pytest.raises(ChunkingError, match=r"\.chunk\(\{'time': -1\}\)"):
+        opt.chunk({"time": 5}).stori.align(sar)
+    with pytest.raises(ChunkingError, match="SAR input"):
+        opt.stori.align(sar.chunk({"time": 7}))
+    out = opt.chunk({"time": 5}).stori.align(sar.chunk({"time": 7}), rechunk=True)
+    assert_same(out.compute(), opt.stori.align(sar))
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_no_datetime_dim(pair):
+    opt, sar = pair
+    strings = opt.assign_coords(time=opt.time.dt.strftime("%Y-%m-%d"))
+    with pytest.raises(TimeDimError, match="no datetime64 dimension"):
+        strings.stori.align(sar)
+
+
+def test_two_datetime_dims(pair):
+    opt, sar = pair
+    two = opt.B04.expand_dims(run=pd.date_range("2020-01-01", periods=2)).to_dataset()
+    with pytest.raises(TimeDimError, match="several datetime64 dimensions"):
+        two.stori.align(sar)
+    out = two.isel(run=0).stori.align(sar, time_dim="time")
+    assert out.sizes["time"] == 20
+
+
+def test_unsorted_times(pair):
+    opt, sar = pair
+    with pytest.raises(UnsortedTimeError, match=r"sortby\('time'\)"):
+        opt.isel(time=[1, 0, 2, 3]).stori.align(sar)
+    with pytest.raises(UnsortedTimeError, match="SAR time coordinate"):
+        opt.stori.align(sar.isel(time=[3, 2, 1, 0]))
+    with pytest.raises(UnsortedTimeError, match="increasing"):
+        opt.stori.align(sar, times=["2021-02-01", "2021-01-03"])
+
+
+def test_no_temporal_overlap(pair):
+    opt, sar = pair
+    later = sar.assign_coords(time=sar.time + np.timedelta64(400, "D"))
+    with pytest.raises(NoOverlapError, match="within tolerance"):
+        opt.stori.align(later)
+
+
+def test_disjoint_extents(pair):
+    opt, sar = pair
+    away = sar.assign_coords(x=sar.x + 50_000)
+    with pytest.raises(NoOverlapError, match="do not overlap"):
+        opt.stori.align(away)
+
+
+def test_grids_differ_without_crs(pair):
+    opt, sar = pair
+    bare = sar.drop_vars("spatial_ref")
+    with pytest.raises(MissingCRSError, match=r"rio\.write_crs"):
+        opt.stori.align(bare)
+
+
+def test_sar_without_vv_or_vh(pair):
+    opt, sar = pair
+    with pytest.raises(MissingVariableError, match="neither 'VV' nor 'VH'"):
+        opt.stori.align(sar.rename(VV="vv", VH="vh"))
+    only_vh = opt.stori.align(sar[["VH"]])
+    assert "VH" in only_vh and "VV" not in only_vh and "RVI" not in only_vh
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_sar_units_contradicted(pair, lazy):
+    opt, sar = pair
+    linear = (10 ** (sar / 10)).assign_attrs()
+    for v in ("VV", "VH"):
+        linear[v].attrs["units"] = "dB"
+    if lazy:
+        opt, linear = opt.chunk(), linear.chunk()
+    with pytest.raises(UnitsError, match="as in linear power"):
+        opt.stori.align(linear).compute()
+    neg = sar.copy()
+    neg["VV"] = sar.VV.assign_attrs(units="1")
+    with pytest.raises(UnitsError, match="as in dB"):
+        opt.stori.align(neg.chunk() if lazy else neg).compute()
+
+
+def test_sar_units_missing_unknown_or_scaled(pair):
+    opt, sar = pair
+    none = sar.copy()
+    none["VV"] = sar.VV.assign_attrs(units=None)
+    del none["VV"].attrs["units"]
+    with pytest.raises(UnitsError, match="no 'units' attribute"):
+        opt.stori.align(none)
+    assert opt.stori.align(none, sar_units="dB").VV.notnull().any()
+    odd = sar.copy()
+    odd["VV"] = sar.VV.assign_attrs(units="furlongs")
+    with pytest.raises(UnitsError, match="'furlongs'"):
+        opt.stori.align(odd)
+    scaled = sar.copy()
+    scaled["VV"] = (sar.VV * 1e4).assign_attrs(units="dB")
+    with pytest.raises(UnitsError, match="scaled integers"):
+        opt.stori.align(scaled)
+
+
+def test_linear_sar_gives_same_features_as_db(pair):
+    opt, sar = pair
+    linear = 10 ** (sar[["VV", "VH"]] / 10)
+    for v in ("VV", "VH"):
+        linear[v].attrs["units"] = "1"
+    a = opt.stori.align(linear.rio.write_crs(CRS))
+    b = opt.stori.align(sar)
+    xr.testing.assert_allclose(a.VV, b.VV, atol=1e-4)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_unscaled_optical(pair, lazy):
+    opt, sar = pair
+    dn = opt.copy()
+    dn["B04"] = opt.B04 * 10000
+    if lazy:
+        dn = dn.chunk()
+    with pytest.raises(UnscaledReflectanceError, match="digital numbers"):
+        dn.stori.align(sar).compute()
+
+
+def test_all_missing(pair):
+    opt, sar = pair
+    with pytest.raises(AllMissingError, match="optical band 'B04'"):
+        opt.assign(B04=opt.B04 * np.nan).stori.align(sar)
+    with pytest.raises(AllMissingError, match="no clear value"):
+        opt.assign(clear=opt.clear & False).stori.align(sar)
+    with pytest.raises(AllMissingError, match="SAR variable 'VV'"):
+        opt.stori.align(sar.assign(VV=sar.VV * np.nan))
+
+
+def test_non_boolean_clear(pair):
+    opt, sar = pair
+    with pytest.raises(MissingVariableError, match="must be boolean"):
+        opt.stori.align(sar, clear=opt.clear.astype(int))
