@@ -153,6 +153,10 @@ def as_band_dataset(
 def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None) -> list[str]:
     """Names of the band variables: the floating-point variables with time and space dims.
 
+    Variables marked as masks or auxiliary data (ACDD ``coverage_content_type``
+    other than ``physicalMeasurement``, as the readers in :mod:`stori_xr.io` set it)
+    are not bands.
+
     Raises
     ------
     MissingVariableError
@@ -170,6 +174,8 @@ def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None
         str(name)
         for name, var in ds.data_vars.items()
         if name not in NON_BAND_VARIABLES
+        and var.attrs.get("coverage_content_type", "physicalMeasurement")
+        == "physicalMeasurement"
         and {time_dim, y, x} <= set(var.dims)
         and np.issubdtype(var.dtype, np.floating)
     ]
