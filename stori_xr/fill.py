@@ -1,0 +1,376 @@
+"""Gap filling: the xarray glue around the kernels (``opt.stori.interpolate``).
+
+One function, :func:`interpolate`, aligns SAR and optical with
+:func:`stori_xr.align.align`, then runs one block function per dask chunk (with a
+halo of neighbouring pixels when the method looks at neighbours, so results do
+not depend on the chunking) and assembles the output: the bands on the target
+dates, ``<band>_sigma`` and ``stori_source``.
+
+The methods are registered in :data:`METHODS`; each is a :class:`Method` whose
+block function maps numpy blocks ``values (nb, ny, nx, nt)``, ``clear (ny, nx,
+nt)``, ``sar (nf, ny, nx, nt)`` to ``(values, sigma, source)`` on the output dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+
+from stori_xr import validate
+from stori_xr.align import align
+from stori_xr.dates import TimesLike, resolve_times, time_groups, to_days, to_timedelta_days
+from stori_xr.exceptions import MissingVariableError, StoriError
+from stori_xr.kernels import baselines, stori, whittaker
+from stori_xr.kernels.flags import FLAG_MEANINGS, FLAG_VALUES, NODATA, OBSERVED
+from stori_xr.metadata import append_history, copy_crs, format_call
+
+BlockFunction = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+class MethodError(StoriError, ValueError):
+    """An unknown method, or options the method does not take."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """A gap-filling method: its block function and what it needs."""
+
+    name: str
+    block: BlockFunction
+    needs_sar: bool = False
+    sar_features: tuple[str, ...] = ()
+    halo_option: str | None = None
+    options: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def halo(self, options: dict[str, Any]) -> int:
+        """Pixels of neighbourhood that one pixel's result depends on."""
+        if self.halo_option is None:
+            return 0
+        return int(options.get(self.halo_option, self.defaults[self.halo_option]))
+
+
+def _per_pixel(fn: Callable[..., tuple[np.ndarray, np.ndarray]], with_sar: bool) -> BlockFunction:
+    """Wrap a per-pixel kernel ``(nb, npix, nt) -> (nb, npix, m)`` as a block function."""
+
+    def block(values, clear, sar, t, out_idx, **options):
+        nb, ny, nx, nt = values.shape
+        args = [values.reshape(nb, ny * nx, nt), clear.reshape(ny * nx, nt)]
+        if with_sar:
+            args.append(sar.reshape(sar.shape[0], ny * nx, nt))
+        out, src = fn(*args, t, out_idx, **options)
+        m = out_idx.size
+        sigma = np.full((nb, ny, nx, m), np.nan, dtype=values.dtype)
+        return out.reshape(nb, ny, nx, m), sigma, src.reshape(ny, nx, m)
+
+    return block
+
+
+def _whittaker_block(values, clear, sar, t, out_idx, *, lmbda=1e4, order=2, step=1.0):
+    nb, ny, nx, nt = values.shape
+    masked = np.where(clear[None], values, np.nan).reshape(nb, ny * nx, nt)
+    smooth = whittaker.whittaker(masked, t, t[out_idx], lmbda=lmbda, order=order, step=step)
+    _, src = baselines.linear(masked[:1], clear.reshape(ny * nx, nt), t, out_idx)
+    observed = clear.reshape(ny * nx, nt)[:, out_idx]
+    out = np.where(observed[None], masked[:, :, out_idx], smooth)
+    m = out_idx.size
+    sigma = np.full((nb, ny, nx, m), np.nan, dtype=values.dtype)
+    return out.reshape(nb, ny, nx, m).astype(values.dtype), sigma, src.reshape(ny, nx, m)
+
+
+METHODS: dict[str, Method] = {
+    "linear": Method("linear", _per_pixel(baselines.linear, with_sar=False)),
+    "sar-regression": Method(
+        "sar-regression",
+        _per_pixel(baselines.sar_regression, with_sar=True),
+        needs_sar=True,
+        sar_features=("VV", "VH", "RVI"),
+        options=("ridge",),
+    ),
+    "whittaker": Method("whittaker", _whittaker_block, options=("lmbda", "order", "step")),
+    "kernel": Method(
+        "kernel",
+        stori.stori_fill,
+        sar_features=("VV", "VH", "RVI"),
+        halo_option="radius",
+        options=tuple(stori.DEFAULTS),
+        defaults=stori.DEFAULTS,
+    ),
+}
+
+
+def register_method(method: Method) -> None:
+    """Add a method to :data:`METHODS` (used by the kernel and, later, the ranker)."""
+    METHODS[method.name] = method
+
+
+def _method(name: str, options: dict[str, Any]) -> Method:
+    if name not in METHODS:
+        raise MethodError(f"method={name!r} is not available; choose one of {sorted(METHODS)}.")
+    spec = METHODS[name]
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise MethodError(
+            f"method={name!r} takes no option {unknown}; its options are {list(spec.options)}."
+        )
+    return spec
+
+
+def _time_axis(
+    optical_times: np.ndarray, targets: np.ndarray, match_days: float, merge_days: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The working time axis (merged optical dates plus unmatched targets) and target indices."""
+    groups = time_groups(optical_times, merge_days)
+    t_opt = np.asarray(optical_times)[np.unique(groups, return_index=True)[1]]
+    d_opt, d_tar = to_days(t_opt), to_days(targets)
+    pos = np.clip(np.searchsorted(d_opt, d_tar), 1, max(d_opt.size - 1, 1))
+    left = np.clip(pos - 1, 0, d_opt.size - 1)
+    right = np.clip(pos, 0, d_opt.size - 1)
+    near = np.where(np.abs(d_opt[left] - d_tar) <= np.abs(d_opt[right] - d_tar), left, right)
+    hit = np.abs(d_opt[near] - d_tar) <= match_days
+    t_all = np.union1d(t_opt, targets[~hit])
+    matched = np.where(hit, t_opt[near], targets)
+    return t_all, np.searchsorted(t_all, matched)
+
+
+def _stack(out: np.ndarray, sigma: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """One array (2 nb + 1, y, x, m): values, sigmas, and the source flag as floats."""
+    return np.concatenate([out, sigma, src[None].astype(out.dtype)], axis=0)
+
+
+def _block_runner(
+    spec: Method, options: dict[str, Any], t: np.ndarray, out_idx: np.ndarray, halo: int
+):
+    """A map_blocks function: run the method on the core of an overlapped block."""
+
+    def run(values, clear, *rest, block_info=None):
+        sar = rest[0] if rest else None
+        if not halo:
+            return _stack(*spec.block(values, clear[0], sar, t, out_idx, **options))
+        loc = block_info[None]["chunk-location"]
+        num = block_info[None]["num-chunks"]
+        y0 = halo if loc[1] > 0 else 0
+        x0 = halo if loc[2] > 0 else 0
+        y1 = values.shape[1] - (halo if loc[1] < num[1] - 1 else 0)
+        x1 = values.shape[2] - (halo if loc[2] < num[2] - 1 else 0)
+        core = (y0, y1, x0, x1)
+        return _stack(*spec.block(values, clear[0], sar, t, out_idx, core=core, **options))
+
+    return run
+
+
+def run_blocks(
+    spec: Method,
+    values: np.ndarray | dsa.Array,
+    clear: np.ndarray | dsa.Array,
+    sar: np.ndarray | dsa.Array | None,
+    t: np.ndarray,
+    out_idx: np.ndarray,
+    options: dict[str, Any],
+) -> np.ndarray | dsa.Array:
+    """Run a method over a whole cube, chunk by chunk (with a halo) for dask input.
+
+    Parameters
+    ----------
+    spec : Method
+        The method.
+    values : array, shape (nb, ny, nx, nt)
+        Band values.
+    clear : array of bool, shape (ny, nx, nt)
+        Usable values.
+    sar : array, shape (nf, ny, nx, nt), or None
+        SAR features.
+    t : ndarray of float64, shape (nt,)
+        Times in days.
+    out_idx : ndarray of int, shape (m,)
+        Output dates as indices into ``t``.
+    options : dict
+        Keyword options of the method.
+
+    Returns
+    -------
+    array, shape (2 nb + 1, ny, nx, m)
+        Values, sigmas, and the source flag (as floats), stacked on the first axis.
+    """
+    if not isinstance(values, dsa.Array):
+        return _stack(*spec.block(values, clear, sar, t, out_idx, **options))
+    halo = spec.halo(options)
+    ychunks, xchunks = values.chunks[1], values.chunks[2]
+    if halo and min(*ychunks, *xchunks) < halo:
+        raise validate.ChunkingError(
+            f"method={spec.name!r} looks {halo} pixels around each pixel, but some y/x "
+            f"chunks are smaller than that ({min(*ychunks, *xchunks)} px); use larger "
+            "chunks, e.g. .chunk({'y': 256, 'x': 256})."
+        )
+    # every argument as (k, y, x, t) with k and t in one chunk: the clear mask gets a
+    # leading unit axis
+    whole = {0: -1, 3: -1}
+    args = [values.rechunk(whole), clear[None].rechunk(whole)]
+    args += [sar.rechunk(whole)] if sar is not None else []
+    if halo:
+        args = [dsa.overlap.overlap(a, depth={1: halo, 2: halo}, boundary="none") for a in args]
+    nb = values.shape[0]
+    token = dsa.core.tokenize(values, clear, sar, t, out_idx, sorted(options.items()), spec.name)
+    return dsa.map_blocks(
+        _block_runner(spec, options, t, out_idx, halo),
+        *args,
+        chunks=((2 * nb + 1,), ychunks, xchunks, (out_idx.size,)),
+        dtype=values.dtype,
+        meta=np.array((), dtype=values.dtype),
+        name=f"stori-{spec.name}-{token}",
+    )
+
+
+_SOURCE_ATTRS = {
+    "long_name": "source of each value",
+    "flag_values": FLAG_VALUES,
+    "flag_meanings": FLAG_MEANINGS,
+}
+
+
+def interpolate(
+    optical: xr.Dataset | xr.DataArray,
+    sar: xr.Dataset | None = None,
+    times: TimesLike = None,
+    method: str = "kernel",
+    *,
+    max_gap: str | float | None = None,
+    tolerance: str | float = "12D",
+    clear: xr.DataArray | str | None = None,
+    bands: Sequence[str] | None = None,
+    time_dim: Hashable | None = None,
+    sar_units: str | None = None,
+    rechunk: bool = False,
+    **options: Any,
+) -> xr.Dataset | xr.DataArray:
+    """Reconstruct cloud-free reflectance on the target dates.
+
+    Parameters
+    ----------
+    optical : Dataset or DataArray
+        Optical reflectance, as for :func:`stori_xr.align.align`.
+    sar : Dataset, optional
+        ``VV`` and/or ``VH`` with units; needed by the methods that use SAR.
+    times : None, str or sequence of datetimes, optional
+        Output dates: the optical dates (default), a frequency (``"5D"``) or a list.
+    method : str, default "kernel"
+        ``"kernel"`` (STORI's numba kernel), or a comparator: ``"linear"``,
+        ``"whittaker"``, ``"sar-regression"``.
+    max_gap : str or float, optional
+        Leave NaN (flagged ``no_data``) the dates inside gaps longer than this (a
+        gap's length is the time between the usable values around it, or to the one
+        usable value on its side at the ends of the series).
+    tolerance, clear, bands, time_dim, sar_units, rechunk
+        As in :func:`stori_xr.align.align`.
+    **options
+        Options of the method (e.g. ``lmbda=`` for ``"whittaker"``).
+
+    Returns
+    -------
+    Dataset or DataArray
+        The band variables on ``times``, ``<band>_sigma`` (NaN for comparators that
+        have no uncertainty model) and ``stori_source`` (int8, CF flags). A DataArray
+        with a ``band`` dim in gives a DataArray out, with ``sigma`` and
+        ``stori_source`` as coordinates. Clear values come back unchanged (unless
+        screened). Lazy for dask input; the same values for numpy input.
+    """
+    spec = _method(method, options)
+    if sar is None and spec.needs_sar:
+        raise MissingVariableError(f"method={method!r} needs SAR: pass sar=.")
+    ds, was_dataarray = validate.as_band_dataset(optical)
+    tdim = validate.find_time_dim(ds, time_dim)
+    validate.check_sorted(ds, tdim, "optical")
+    merge_days = to_timedelta_days("60s")
+    targets = resolve_times(times, ds[tdim].values)
+    t_all, out_idx = _time_axis(ds[tdim].values, targets, to_timedelta_days("12h"), merge_days)
+    aligned = align(
+        ds,
+        sar if spec.sar_features else None,
+        t_all,
+        tolerance=tolerance,
+        clear=clear,
+        bands=bands,
+        time_dim=tdim,
+        sar_units=sar_units,
+        rechunk=rechunk,
+    )
+    names = validate.select_bands(ds, tdim, bands)
+    ydim, xdim = validate.find_spatial_dims(aligned)
+    order = (ydim, xdim, tdim)
+    values = xr.concat([aligned[b].transpose(*order) for b in names], dim="_band")
+    feats = [f for f in spec.sar_features if f in aligned]
+    sar_arr = (
+        xr.concat([aligned[f].transpose(*order) for f in feats], dim="_feat").data
+        if feats
+        else None
+    )
+    stacked = run_blocks(
+        spec,
+        values.data,
+        aligned["clear"].transpose(*order).data,
+        sar_arr,
+        to_days(t_all),
+        out_idx,
+        options,
+    )
+    nb = len(names)
+    dims = (ydim, xdim, tdim)
+    coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}
+    out = xr.Dataset(coords=coords)
+    for k, b in enumerate(names):
+        out[b] = xr.DataArray(stacked[k], dims=dims, attrs=ds[b].attrs)
+        out[f"{b}_sigma"] = xr.DataArray(
+            stacked[nb + k],
+            dims=dims,
+            attrs={
+                "units": ds[b].attrs.get("units", "1"),
+                "long_name": f"uncertainty (1 sigma) of {b}",
+            },
+        )
+    out["stori_source"] = xr.DataArray(
+        stacked[2 * nb].astype(np.int8), dims=dims, attrs=_SOURCE_ATTRS
+    )
+    if max_gap is not None:
+        out = _apply_max_gap(out, aligned, out_idx, tdim, names, to_timedelta_days(max_gap))
+    out = out.transpose(*ds[names[0]].dims)
+    out.attrs = append_history(
+        ds.attrs,
+        format_call("interpolate", method=method, times=times, max_gap=max_gap, **options),
+    )
+    out.attrs["stori_method"] = method
+    out = copy_crs(out, ds)
+    if was_dataarray:
+        return _to_band_dataarray(out, names, optical)
+    return out
+
+
+def _apply_max_gap(out, aligned, out_idx, tdim, names, max_gap):
+    """NaN (flag ``no_data``) inside gaps longer than ``max_gap`` days."""
+    sel = {tdim: out_idx}
+    since = aligned["days_since_clear"].isel(sel).fillna(0.0)
+    until = aligned["days_until_clear"].isel(sel).fillna(0.0)
+    length = (since + until).assign_coords({tdim: out[tdim].values})
+    too_long = (length > max_gap) & (out["stori_source"] != OBSERVED)
+    for b in names:
+        out[b] = out[b].where(~too_long)
+        out[f"{b}_sigma"] = out[f"{b}_sigma"].where(~too_long)
+    source = out["stori_source"].where(~too_long, NODATA).astype(np.int8)
+    out["stori_source"] = source.assign_attrs(_SOURCE_ATTRS)
+    return out
+
+
+def _to_band_dataarray(out: xr.Dataset, names: list[str], optical: xr.DataArray) -> xr.DataArray:
+    band_dim = "band"
+    values = out[names].to_dataarray(band_dim)
+    sigma = out[[f"{b}_sigma" for b in names]].to_dataarray(band_dim)
+    sigma = sigma.assign_coords({band_dim: names})
+    da = values.assign_coords(sigma=sigma, stori_source=out["stori_source"])
+    da = da.transpose(*[d for d in optical.dims if d in da.dims])
+    da.name = optical.name
+    da.attrs = out.attrs
+    return da

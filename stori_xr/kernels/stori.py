@@ -1,0 +1,903 @@
+"""The STORI gap-filling kernel: temporal, SAR-anchored and spatial candidates, fused.
+
+Everything here works on numpy blocks ``values (nb, ny, nx, nt)``, ``clear (ny,
+nx, nt)``, ``sar (nf, ny, nx, nt)`` and fills the pixels of a *core* window of the
+block; the rest of the block is the halo that the spatial candidate reads.
+
+Per pixel:
+
+1. **Error models.** Each candidate is "a guide series plus a bridge": the
+   difference between the pixel and its guide is known on the anchor dates and
+   interpolated linearly in between. Its error is modelled as a Brownian bridge
+   with a nugget: ``var = s2 + c · d1·d2/(d1+d2)`` (``s2 + c·d`` when only one side
+   is known), where ``d1, d2`` are the days to the anchors. ``s2`` and ``c`` are
+   fitted per pixel by least squares to the squared increments of the difference
+   series between consecutive anchor dates (``E[Δ²] = 2 s2 + c Δt``), shrunk
+   towards a prior.
+2. **Temporal candidate.** Guide 0: linear interpolation between the clear values
+   that bracket the gap.
+3. **SAR-anchored candidate.** Guide ``f(SAR)``: a ridge regression of the band on
+   the standardised SAR features, fitted per gap on the pixel's clear dates
+   weighted by ``exp(-|t - t_gap| / L)``; its residuals are anchored to the
+   bracketing clear values, so the fill is continuous with what was observed.
+4. **Spatial candidate.** Guide ``v_j``: a similar neighbour clear on the gap date.
+   Neighbours (a fixed pattern of offsets within ``radius``) are ranked by the
+   stability of their difference to the pixel over jointly clear dates (the
+   error model above, evaluated for a 30-day gap); up to ``n_similar`` of the best
+   ``pool`` that are clear on the date each give an estimate; they are combined by
+   inverse variance, with correlated errors assumed (``rho``).
+5. **Screening.** A clear value that its temporal, spatial and SAR
+   leave-one-out estimates all contradict (mean squared z-score over the bands
+   above ``screen_z²``, at least two families available) is not used as an anchor,
+   and is replaced (flag ``screened``).
+6. **Fusion.** The candidates are averaged with weights ``1 / var``. The
+   uncertainty describes where a clear observation on that date would fall:
+   ``sigma² = sigma_scale² · ((1 + spread_weight · S) / Σ(1/var) + s2)``, where
+   ``S = Σ (x_f - x̄)² / var_f`` is the disagreement between the candidates and
+   ``s2`` the pixel's own observation noise (``sigma_scale`` and ``spread_weight``
+   were set on patch 00002806639B424A, see ``docs/benchmarks.md``). Observed values
+   keep ``sigma = sigma_scale · sqrt(s2)``. The flag names the candidate family
+   with the largest weight (``extrapolated`` when that is the temporal candidate
+   on one side of the series only).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from stori_xr.kernels.baselines import brackets
+from stori_xr.kernels.flags import (
+    EXTRAPOLATED,
+    NODATA,
+    OBSERVED,
+    SAR,
+    SCREENED,
+    SPATIAL,
+    TEMPORAL,
+)
+
+#: Default options of :func:`stori_fill`.
+DEFAULTS = {
+    "radius": 8,
+    "n_similar": 24,
+    "pool": 48,
+    "sar_scale_days": 60.0,
+    "ridge": 0.05,
+    "screen_z": 4.0,
+    "rho": 0.5,
+    "sigma_scale": 0.9,
+    "spread_weight": 0.3,
+    "prior_c": 2e-5,
+    "prior_s2": 1e-4,
+    "prior_weight": 4.0,
+    "min_joint": 5,
+    "candidates": ("temporal", "sar", "spatial"),
+}
+
+_FAMILIES = ("temporal", "sar", "spatial")
+
+
+def neighbour_offsets(radius: int) -> np.ndarray:
+    """The fixed pattern of neighbour offsets: every pixel within 2, then 8 directions.
+
+    Returns
+    -------
+    ndarray of int64, shape (n, 2)
+        ``(dy, dx)`` pairs, nearest first.
+    """
+    offs = []
+    for r in range(1, radius + 1):
+        ring = []
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                if max(abs(dy), abs(dx)) != r:
+                    continue
+                if r <= 2 or dy == 0 or dx == 0 or abs(dy) == abs(dx):
+                    ring.append((dy, dx))
+        offs.extend(ring)
+    return np.array(offs, dtype=np.int64).reshape(-1, 2)
+
+
+@numba.njit(nogil=True, cache=True)
+def _bridge(d1, d2):  # pragma: no cover - numba
+    """Brownian-bridge factor: d1·d2/(d1+d2), or the one known distance."""
+    if d1 >= 0.0 and d2 >= 0.0:
+        s = d1 + d2
+        return d1 * d2 / s if s > 0.0 else 0.0
+    return d1 if d1 >= 0.0 else d2
+
+
+@numba.njit(nogil=True, cache=True)
+def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma: no cover
+    """Fit E[Δ²] = 2 s2 + c Δt to increment sums, shrunk towards the prior."""
+    s2 = prior_s2
+    c = prior_c
+    if n >= 3:
+        det = n * stt - st * st
+        if det > 1e-12:
+            slope = (n * sty - st * sy) / det
+            icpt = (sy - slope * st) / n
+            if slope < 0.0:
+                slope = 0.0
+                icpt = sy / n
+            if icpt < 0.0:
+                icpt = 0.0
+                slope = sty / stt if stt > 0 else 0.0
+            s2 = 0.5 * icpt
+            c = slope
+        elif n > 0:
+            s2 = 0.5 * sy / n
+    # shrink towards the prior (prior_w pseudo-increments)
+    s2 = (n * s2 + prior_w * prior_s2) / (n + prior_w)
+    c = (n * c + prior_w * prior_c) / (n + prior_w)
+    return s2, c
+
+
+@numba.njit(nogil=True, cache=True)
+def _series_model(values, iy, ix, usable, t, k, prior_s2, prior_c, prior_w):  # pragma: no cover
+    """(s2, c) of one band's own series over consecutive usable dates."""
+    n = 0
+    st = stt = sy = sty = 0.0
+    last = -1
+    for i in range(t.shape[0]):
+        if not usable[i]:
+            continue
+        if last >= 0:
+            dt = t[i] - t[last]
+            dv = values[iy, ix, i, k] - values[iy, ix, last, k]
+            n += 1
+            st += dt
+            stt += dt * dt
+            sy += dv * dv
+            sty += dv * dv * dt
+        last = i
+    return _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w)
+
+
+@numba.njit(nogil=True, cache=True)
+def _solve(a, b, p, nrhs):  # pragma: no cover - numba
+    """Solve a p×p SPD system with nrhs right-hand sides in place (Cholesky)."""
+    for j in range(p):
+        s = a[j, j]
+        for q in range(j):
+            s -= a[j, q] * a[j, q]
+        if s <= 1e-12:
+            return False
+        a[j, j] = np.sqrt(s)
+        for i in range(j + 1, p):
+            s = a[i, j]
+            for q in range(j):
+                s -= a[i, q] * a[j, q]
+            a[i, j] = s / a[j, j]
+    for r in range(nrhs):
+        for i in range(p):
+            s = b[r, i]
+            for q in range(i):
+                s -= a[i, q] * b[r, q]
+            b[r, i] = s / a[i, i]
+        for i in range(p - 1, -1, -1):
+            s = b[r, i]
+            for q in range(i + 1, p):
+                s -= a[q, i] * b[r, q]
+            b[r, i] = s / a[i, i]
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _sar_fit(
+    values, iy, ix, feat, feat_ok, usable, t, centre, scale_days, ridge, coef, gram, rhs, x
+):
+    # pragma: no cover - numba
+    """Time-weighted ridge fit of every band on the features; False when not possible."""
+    nb = values.shape[3]
+    nf = feat.shape[0]
+    p = nf + 1
+    gram[:, :] = 0.0
+    rhs[:, :] = 0.0
+    wsum = 0.0
+    count = 0
+    for i in range(t.shape[0]):
+        if not (usable[i] and feat_ok[i]):
+            continue
+        w = np.exp(-abs(t[i] - centre) / scale_days)
+        if w < 1e-6:
+            continue
+        count += 1
+        wsum += w
+        x[0] = 1.0
+        for f in range(nf):
+            x[f + 1] = feat[f, i]
+        for a in range(p):
+            for b in range(a + 1):
+                gram[a, b] += w * x[a] * x[b]
+            for k in range(nb):
+                rhs[k, a] += w * x[a] * values[iy, ix, i, k]
+    if count < p + 2:
+        return False
+    for a in range(p):
+        for b in range(a):
+            gram[b, a] = gram[a, b]
+        if a > 0:
+            gram[a, a] += ridge * wsum
+    if not _solve(gram, rhs, p, nb):
+        return False
+    for k in range(nb):
+        for a in range(p):
+            coef[k, a] = rhs[k, a]
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _predict(coef, k, feat, i):  # pragma: no cover - numba
+    s = coef[k, 0]
+    for f in range(feat.shape[0]):
+        s += coef[k, f + 1] * feat[f, i]
+    return s
+
+
+@numba.njit(nogil=True, cache=True)
+def _pixel_features(sar, iy, ix, feat, feat_ok):  # pragma: no cover - numba
+    """3×3 mean of the SAR features around the pixel, standardised over time."""
+    ny, nx, nt, nf = sar.shape
+    for f in range(nf):
+        for i in range(nt):
+            s = 0.0
+            n = 0
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    y = iy + dy
+                    x = ix + dx
+                    if 0 <= y < ny and 0 <= x < nx:
+                        v = sar[y, x, i, f]
+                        if not np.isnan(v):
+                            s += v
+                            n += 1
+            feat[f, i] = s / n if n > 0 else np.nan
+    for i in range(nt):
+        ok = True
+        for f in range(nf):
+            ok = ok and not np.isnan(feat[f, i])
+        feat_ok[i] = ok
+    for f in range(nf):
+        s = 0.0
+        ss = 0.0
+        n = 0
+        for i in range(nt):
+            if feat_ok[i]:
+                s += feat[f, i]
+                ss += feat[f, i] * feat[f, i]
+                n += 1
+        if n == 0:
+            continue
+        mean = s / n
+        var = ss / n - mean * mean
+        sd = np.sqrt(var) if var > 1e-12 else 1.0
+        for i in range(nt):
+            feat[f, i] = (feat[f, i] - mean) / sd
+
+
+@numba.njit(nogil=True, cache=True)
+def _neighbours(
+    values,
+    clear,
+    iy,
+    ix,
+    usable,
+    t,
+    offsets,
+    pool,
+    min_joint,
+    prior_s2,
+    prior_c,
+    prior_w,
+    nb_y,
+    nb_x,
+    nb_s2,
+    nb_c,
+    score,
+    buf,
+):  # pragma: no cover - numba
+    """Rank the neighbours by the stability of their difference; return how many kept."""
+    ny, nx, nt, nb = values.shape
+    kept = 0
+    s2k = buf[0]
+    ck = buf[1]
+    sy = buf[2]
+    sty = buf[3]
+    dlast = buf[4]
+    for o in range(offsets.shape[0]):
+        y = iy + offsets[o, 0]
+        x = ix + offsets[o, 1]
+        if y < 0 or y >= ny or x < 0 or x >= nx:
+            continue
+        n = 0
+        joint = 0
+        st = stt = 0.0
+        for k in range(nb):
+            sy[k] = 0.0
+            sty[k] = 0.0
+        vi = values[iy, ix]
+        vj = values[y, x]
+        cj = clear[y, x]
+        t_last = 0.0
+        for i in range(nt):
+            if not (usable[i] and cj[i]):
+                continue
+            if joint > 0:
+                dt = t[i] - t_last
+                n += 1
+                st += dt
+                stt += dt * dt
+                for k in range(nb):
+                    dk = vi[i, k] - vj[i, k]
+                    d = dk - dlast[k]
+                    dlast[k] = dk
+                    sy[k] += d * d
+                    sty[k] += d * d * dt
+            else:
+                for k in range(nb):
+                    dlast[k] = vi[i, k] - vj[i, k]
+            joint += 1
+            t_last = t[i]
+        if joint < min_joint:
+            continue
+        total = 0.0
+        for k in range(nb):
+            s2k[k], ck[k] = _fit_increments(n, st, stt, sy[k], sty[k], prior_s2, prior_c, prior_w)
+            total += s2k[k] + 30.0 * ck[k]
+        # insertion into the sorted pool (ties keep the earlier, nearer offset)
+        pos = kept
+        while pos > 0 and score[pos - 1] > total:
+            pos -= 1
+        if pos >= pool:
+            continue
+        last_slot = kept if kept < pool else pool - 1
+        for q in range(last_slot, pos, -1):
+            score[q] = score[q - 1]
+            nb_y[q] = nb_y[q - 1]
+            nb_x[q] = nb_x[q - 1]
+            for k in range(nb):
+                nb_s2[q, k] = nb_s2[q - 1, k]
+                nb_c[q, k] = nb_c[q - 1, k]
+        score[pos] = total
+        nb_y[pos] = y
+        nb_x[pos] = x
+        for k in range(nb):
+            nb_s2[pos, k] = s2k[k]
+            nb_c[pos, k] = ck[k]
+        if kept < pool:
+            kept += 1
+    return kept
+
+
+@numba.njit(nogil=True, cache=True)
+def _spatial(
+    values,
+    clear,
+    iy,
+    ix,
+    usable,
+    t,
+    i,
+    kept,
+    nb_y,
+    nb_x,
+    nb_s2,
+    nb_c,
+    n_similar,
+    rho,
+    est,
+    var,
+    buf,
+):  # pragma: no cover - numba
+    """Spatial candidate at date i (i itself never used as an anchor); False if none."""
+    nb = values.shape[3]
+    nt = t.shape[0]
+    used = 0
+    for k in range(nb):
+        est[k] = 0.0
+        var[k] = 0.0
+    wsum = buf[0]
+    vsum = buf[1]
+    for k in range(nb):
+        wsum[k] = 0.0
+        vsum[k] = 0.0
+    for q in range(kept):
+        y = nb_y[q]
+        x = nb_x[q]
+        if not clear[y, x, i]:
+            continue
+        a = i - 1
+        while a >= 0 and not (usable[a] and clear[y, x, a]):
+            a -= 1
+        b = i + 1
+        while b < nt and not (usable[b] and clear[y, x, b]):
+            b += 1
+        if a < 0 and b >= nt:
+            continue
+        d1 = t[i] - t[a] if a >= 0 else -1.0
+        d2 = t[b] - t[i] if b < nt else -1.0
+        br = _bridge(d1, d2)
+        for k in range(nb):
+            if a >= 0 and b < nt:
+                w = d1 / (d1 + d2)
+                da = values[iy, ix, a, k] - values[y, x, a, k]
+                db = values[iy, ix, b, k] - values[y, x, b, k]
+                diff = (1.0 - w) * da + w * db
+            elif a >= 0:
+                diff = values[iy, ix, a, k] - values[y, x, a, k]
+            else:
+                diff = values[iy, ix, b, k] - values[y, x, b, k]
+            v = nb_s2[q, k] + nb_c[q, k] * br
+            wk = 1.0 / v
+            est[k] += wk * (values[y, x, i, k] + diff)
+            wsum[k] += wk
+            vsum[k] += wk * v
+        used += 1
+        if used >= n_similar:
+            break
+    if used == 0:
+        return False
+    for k in range(nb):
+        est[k] /= wsum[k]
+        vbar = vsum[k] / wsum[k]
+        var[k] = vbar * (rho + (1.0 - rho) / used)
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _fill_block(
+    values,
+    clear,
+    sar,
+    t,
+    out_idx,
+    y0,
+    y1,
+    x0,
+    x1,
+    offsets,
+    n_similar,
+    pool,
+    sar_scale_days,
+    ridge,
+    screen_z,
+    rho,
+    sigma_scale,
+    spread_weight,
+    prior_c,
+    prior_s2,
+    prior_w,
+    min_joint,
+    enabled,
+    out_v,
+    out_s,
+    out_f,
+):  # pragma: no cover - numba
+    ny, nx, nt, nb = values.shape
+    nf = sar.shape[3]
+    has_sar = nf > 0
+    m = out_idx.shape[0]
+    usable = np.empty(nt, dtype=np.bool_)
+    screened = np.zeros(nt, dtype=np.bool_)
+    prev = np.empty(nt, dtype=np.int64)
+    nxt = np.empty(nt, dtype=np.int64)
+    s2 = np.empty(nb)
+    c = np.empty(nb)
+    rs2 = np.empty(nb)
+    rc = np.empty(nb)
+    feat = np.empty((max(nf, 1), nt))
+    feat_ok = np.zeros(nt, dtype=np.bool_)
+    coef = np.empty((nb, nf + 1))
+    gcoef = np.empty((nb, nf + 1))
+    nb_y = np.empty(pool, dtype=np.int64)
+    nb_x = np.empty(pool, dtype=np.int64)
+    nb_s2 = np.empty((pool, nb))
+    nb_c = np.empty((pool, nb))
+    sp_est = np.empty(nb)
+    sp_var = np.empty(nb)
+    cand = np.empty((3, nb))
+    cvar = np.empty((3, nb))
+    have = np.zeros(3, dtype=np.bool_)
+    score = np.empty(pool)
+    buf = np.empty((5, nb))
+    gram = np.empty((nf + 1, nf + 1))
+    rhs = np.empty((nb, nf + 1))
+    xrow = np.empty(nf + 1)
+    for iy in range(y0, y1):
+        for ix in range(x0, x1):
+            oy = iy - y0
+            ox = ix - x0
+            n_clear = 0
+            for i in range(nt):
+                ok = clear[iy, ix, i]
+                for k in range(nb):
+                    ok = ok and not np.isnan(values[iy, ix, i, k])
+                usable[i] = ok
+                screened[i] = False
+                if ok:
+                    n_clear += 1
+            if n_clear == 0:
+                for j in range(m):
+                    for k in range(nb):
+                        out_v[oy, ox, j, k] = np.nan
+                        out_s[oy, ox, j, k] = np.nan
+                    out_f[oy, ox, j] = NODATA
+                continue
+            for k in range(nb):
+                s2[k], c[k] = _series_model(
+                    values, iy, ix, usable, t, k, prior_s2, prior_c, prior_w
+                )
+            kept = _neighbours(
+                values,
+                clear,
+                iy,
+                ix,
+                usable,
+                t,
+                offsets,
+                pool,
+                min_joint,
+                prior_s2,
+                prior_c,
+                prior_w,
+                nb_y,
+                nb_x,
+                nb_s2,
+                nb_c,
+                score,
+                buf,
+            )
+            sar_ok = False
+            if has_sar:
+                _pixel_features(sar, iy, ix, feat, feat_ok)
+                centre = 0.5 * (t[0] + t[nt - 1])
+                sar_ok = _sar_fit(
+                    values,
+                    iy,
+                    ix,
+                    feat,
+                    feat_ok,
+                    usable,
+                    t,
+                    centre,
+                    1e9,
+                    ridge,
+                    gcoef,
+                    gram,
+                    rhs,
+                    xrow,
+                )
+                if sar_ok:
+                    # error model of the anchored residuals of the global fit
+                    for k in range(nb):
+                        n = 0
+                        st = stt = sy = sty = 0.0
+                        last = -1
+                        for i in range(nt):
+                            if not (usable[i] and feat_ok[i]):
+                                continue
+                            if last >= 0:
+                                dt = t[i] - t[last]
+                                r1 = values[iy, ix, i, k] - _predict(gcoef, k, feat, i)
+                                r0 = values[iy, ix, last, k] - _predict(gcoef, k, feat, last)
+                                dr = r1 - r0
+                                n += 1
+                                st += dt
+                                stt += dt * dt
+                                sy += dr * dr
+                                sty += dr * dr * dt
+                            last = i
+                        rs2[k], rc[k] = _fit_increments(
+                            n, st, stt, sy, sty, prior_s2, prior_c, prior_w
+                        )
+            # ---- screening: leave-one-out estimates of each interior clear value
+            if screen_z > 0.0 and n_clear >= 3:
+                brackets(usable, prev, nxt)
+                lim = screen_z * screen_z
+                for i in range(nt):
+                    if not usable[i]:
+                        continue
+                    a = prev[i - 1] if i > 0 else -1
+                    b = nxt[i + 1] if i + 1 < nt else -1
+                    if a < 0 or b < 0:
+                        continue
+                    d1 = t[i] - t[a]
+                    d2 = t[b] - t[i]
+                    w = d1 / (d1 + d2)
+                    br = _bridge(d1, d2)
+                    families = 0
+                    contradicted = 0
+                    z = 0.0
+                    for k in range(nb):
+                        e = values[iy, ix, i, k] - (
+                            (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
+                        )
+                        z += e * e / (2.0 * s2[k] + c[k] * br)
+                    families += 1
+                    if z / nb > lim:
+                        contradicted += 1
+                    if kept > 0 and _spatial(
+                        values,
+                        clear,
+                        iy,
+                        ix,
+                        usable,
+                        t,
+                        i,
+                        kept,
+                        nb_y,
+                        nb_x,
+                        nb_s2,
+                        nb_c,
+                        n_similar,
+                        rho,
+                        sp_est,
+                        sp_var,
+                        buf,
+                    ):
+                        z = 0.0
+                        for k in range(nb):
+                            e = values[iy, ix, i, k] - sp_est[k]
+                            z += e * e / (sp_var[k] + s2[k])
+                        families += 1
+                        if z / nb > lim:
+                            contradicted += 1
+                    if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
+                        z = 0.0
+                        for k in range(nb):
+                            ra = values[iy, ix, a, k] - _predict(gcoef, k, feat, a)
+                            rb = values[iy, ix, b, k] - _predict(gcoef, k, feat, b)
+                            e = values[iy, ix, i, k] - (
+                                _predict(gcoef, k, feat, i) + (1.0 - w) * ra + w * rb
+                            )
+                            z += e * e / (2.0 * rs2[k] + rc[k] * br)
+                        families += 1
+                        if z / nb > lim:
+                            contradicted += 1
+                    if families >= 2 and contradicted == families:
+                        screened[i] = True
+                for i in range(nt):
+                    if screened[i]:
+                        usable[i] = False
+            brackets(usable, prev, nxt)
+            fit_a = -2
+            fit_b = -2
+            fit_ok = False
+            for j in range(m):
+                i = out_idx[j]
+                if usable[i]:
+                    for k in range(nb):
+                        out_v[oy, ox, j, k] = values[iy, ix, i, k]
+                        out_s[oy, ox, j, k] = np.sqrt(s2[k]) * sigma_scale
+                    out_f[oy, ox, j] = OBSERVED
+                    continue
+                a = prev[i]
+                b = nxt[i]
+                if a < 0 and b < 0:
+                    for k in range(nb):
+                        out_v[oy, ox, j, k] = np.nan
+                        out_s[oy, ox, j, k] = np.nan
+                    out_f[oy, ox, j] = NODATA
+                    continue
+                d1 = t[i] - t[a] if a >= 0 else -1.0
+                d2 = t[b] - t[i] if b >= 0 else -1.0
+                br = _bridge(d1, d2)
+                w = d1 / (d1 + d2) if (a >= 0 and b >= 0) else 0.0
+                # temporal
+                for k in range(nb):
+                    if a >= 0 and b >= 0:
+                        cand[0, k] = (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
+                    else:
+                        cand[0, k] = values[iy, ix, a if a >= 0 else b, k]
+                    cvar[0, k] = s2[k] + c[k] * br
+                have[0] = enabled[0]
+                # SAR-anchored (one local fit per gap, centred on it)
+                have[1] = False
+                if enabled[1] and sar_ok and feat_ok[i]:
+                    if a != fit_a or b != fit_b:
+                        ta = t[a] if a >= 0 else t[i]
+                        tb = t[b] if b >= 0 else t[i]
+                        fit_ok = _sar_fit(
+                            values,
+                            iy,
+                            ix,
+                            feat,
+                            feat_ok,
+                            usable,
+                            t,
+                            0.5 * (ta + tb),
+                            sar_scale_days,
+                            ridge,
+                            coef,
+                            gram,
+                            rhs,
+                            xrow,
+                        )
+                        fit_a = a
+                        fit_b = b
+                    if fit_ok and (a < 0 or feat_ok[a]) and (b < 0 or feat_ok[b]):
+                        for k in range(nb):
+                            f_i = _predict(coef, k, feat, i)
+                            ra = (
+                                values[iy, ix, a, k] - _predict(coef, k, feat, a)
+                                if a >= 0
+                                else 0.0
+                            )
+                            rb = (
+                                values[iy, ix, b, k] - _predict(coef, k, feat, b)
+                                if b >= 0
+                                else 0.0
+                            )
+                            if a >= 0 and b >= 0:
+                                r = (1.0 - w) * ra + w * rb
+                            else:
+                                r = ra if a >= 0 else rb
+                            cand[1, k] = f_i + r
+                            cvar[1, k] = rs2[k] + rc[k] * br
+                        have[1] = True
+                # spatial
+                have[2] = (
+                    enabled[2]
+                    and kept > 0
+                    and _spatial(
+                        values,
+                        clear,
+                        iy,
+                        ix,
+                        usable,
+                        t,
+                        i,
+                        kept,
+                        nb_y,
+                        nb_x,
+                        nb_s2,
+                        nb_c,
+                        n_similar,
+                        rho,
+                        sp_est,
+                        sp_var,
+                        buf,
+                    )
+                )
+                if have[2]:
+                    for k in range(nb):
+                        cand[2, k] = sp_est[k]
+                        cvar[2, k] = sp_var[k]
+                # fusion (the temporal candidate stands in when nothing else exists)
+                if not (have[0] or have[1] or have[2]):
+                    have[0] = True
+                best = 0
+                best_w = -1.0
+                for f in range(3):
+                    if not have[f]:
+                        continue
+                    tw = 0.0
+                    for k in range(nb):
+                        tw += 1.0 / cvar[f, k]
+                    if tw > best_w:
+                        best_w = tw
+                        best = f
+                for k in range(nb):
+                    ws = 0.0
+                    vs = 0.0
+                    for f in range(3):
+                        if have[f]:
+                            wf = 1.0 / cvar[f, k]
+                            ws += wf
+                            vs += wf * cand[f, k]
+                    mean = vs / ws
+                    spread = 0.0
+                    for f in range(3):
+                        if have[f]:
+                            spread += (cand[f, k] - mean) ** 2 / cvar[f, k]
+                    out_v[oy, ox, j, k] = mean
+                    out_s[oy, ox, j, k] = (
+                        np.sqrt((1.0 + spread_weight * spread) / ws + s2[k]) * sigma_scale
+                    )
+                if screened[i]:
+                    out_f[oy, ox, j] = SCREENED
+                elif best == 1:
+                    out_f[oy, ox, j] = SAR
+                elif best == 2:
+                    out_f[oy, ox, j] = SPATIAL
+                elif a < 0 or b < 0:
+                    out_f[oy, ox, j] = EXTRAPOLATED
+                else:
+                    out_f[oy, ox, j] = TEMPORAL
+
+
+def _enabled(candidates) -> np.ndarray:
+    names = [candidates] if isinstance(candidates, str) else list(candidates)
+    unknown = sorted(set(names) - set(_FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown candidates {unknown}; choose among {list(_FAMILIES)}")
+    return np.array([f in names for f in _FAMILIES], dtype=np.bool_)
+
+
+def stori_fill(
+    values: np.ndarray,
+    clear: np.ndarray,
+    sar: np.ndarray | None,
+    t: np.ndarray,
+    out_idx: np.ndarray,
+    *,
+    core: tuple[int, int, int, int] | None = None,
+    **options: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fill the gaps of a block with STORI's fused candidates.
+
+    Parameters
+    ----------
+    values : ndarray, shape (nb, ny, nx, nt)
+        Band values (reflectance); only clear, finite ones are used.
+    clear : ndarray of bool, shape (ny, nx, nt)
+        Usable values.
+    sar : ndarray, shape (nf, ny, nx, nt), or None
+        SAR features on the same dates (NaN where missing).
+    t : ndarray of float64, shape (nt,)
+        Times in days, sorted.
+    out_idx : ndarray of int, shape (m,)
+        Output dates as indices into ``t``.
+    core : (y0, y1, x0, x1), optional
+        The window of pixels to fill; the rest of the block is halo that the
+        spatial candidate reads. Default: the whole block.
+    **options
+        Overrides of :data:`DEFAULTS`.
+
+    Returns
+    -------
+    values : ndarray, shape (nb, cy, cx, m)
+        Filled values in the dtype of ``values``; clear values unchanged.
+    sigma : ndarray, shape (nb, cy, cx, m)
+        One-sigma uncertainty.
+    source : ndarray of int8, shape (cy, cx, m)
+        Provenance flags.
+    """
+    opts = {**DEFAULTS, **options}
+    nb, ny, nx, nt = values.shape
+    y0, y1, x0, x1 = core if core is not None else (0, ny, 0, nx)
+    m = out_idx.size
+    # the kernel reads all bands (and features) of one date together: put them last;
+    # float32 stays float32 (observed values must come back bit for bit)
+    work = np.float32 if values.dtype == np.float32 else np.float64
+    out_v = np.empty((y1 - y0, x1 - x0, m, nb), dtype=work)
+    out_s = np.empty_like(out_v)
+    out_f = np.empty((y1 - y0, x1 - x0, m), dtype=np.int8)
+    if sar is None:
+        sar = np.empty((0, ny, nx, nt), dtype=work)
+    _fill_block(
+        np.ascontiguousarray(np.moveaxis(values, 0, -1), dtype=work),
+        np.ascontiguousarray(clear, dtype=np.bool_),
+        np.ascontiguousarray(np.moveaxis(sar, 0, -1), dtype=work),
+        np.ascontiguousarray(t, dtype=np.float64),
+        np.ascontiguousarray(out_idx, dtype=np.int64),
+        int(y0),
+        int(y1),
+        int(x0),
+        int(x1),
+        neighbour_offsets(int(opts["radius"])),
+        int(opts["n_similar"]),
+        int(opts["pool"]),
+        float(opts["sar_scale_days"]),
+        float(opts["ridge"]),
+        float(opts["screen_z"]),
+        float(opts["rho"]),
+        float(opts["sigma_scale"]),
+        float(opts["spread_weight"]),
+        float(opts["prior_c"]),
+        float(opts["prior_s2"]),
+        float(opts["prior_weight"]),
+        int(opts["min_joint"]),
+        _enabled(opts["candidates"]),
+        out_v,
+        out_s,
+        out_f,
+    )
+    dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float64
+    return (
+        np.moveaxis(out_v, -1, 0).astype(dtype),
+        np.moveaxis(out_s, -1, 0).astype(dtype),
+        out_f,
+    )
