@@ -7,6 +7,7 @@ from typing import Any
 import xarray as xr
 
 from stori_xr.align import align
+from stori_xr.fill import interpolate
 from stori_xr.output import to_zarr
 from stori_xr.plot import plot_maps, plot_pixel
 
@@ -20,6 +21,16 @@ class StoriAccessor:
     def align(self, sar: xr.Dataset | None = None, times: Any = None, **options: Any):
         """Align SAR and optical on the optical grid; see :func:`stori_xr.align.align`."""
         return align(self._obj, sar, times, **options)
+
+    def interpolate(
+        self,
+        sar: xr.Dataset | None = None,
+        times: Any = None,
+        method: str = "kernel",
+        **options: Any,
+    ):
+        """Fill the gaps on the target dates; see :func:`stori_xr.fill.interpolate`."""
+        return interpolate(self._obj, sar, times, method, **options)
 
     def to_zarr(self, store: Any, **kwargs: Any):
         """Write to Zarr chunk by chunk; see :func:`stori_xr.output.to_zarr`."""

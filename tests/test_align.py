@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from builders import CRS, assert_same, grid, make_optical, make_sar
 
 import stori_xr  # noqa: F401
 from stori_xr.exceptions import (
@@ -18,58 +19,6 @@ from stori_xr.exceptions import (
     UnsortedTimeError,
 )
 from stori_xr.sar import infer_tracks
-
-CRS = "EPSG:32631"
-
-
-def grid(n_y, n_x, res, x0=500000.0, y0=5600000.0):
-    return {
-        "y": y0 - res * (np.arange(n_y) + 0.5),
-        "x": x0 + res * (np.arange(n_x) + 0.5),
-    }
-
-
-def make_optical(nt=20, ny=8, nx=10, seed=0, gap=0.5):
-    rng = np.random.default_rng(seed)
-    t = pd.date_range("2021-01-01", periods=nt, freq="5D") + pd.Timedelta("10h50min")
-    b = rng.uniform(0.05, 0.4, (nt, ny, nx)).astype("float32")
-    clear = rng.random(b.shape) >= gap
-    ds = xr.Dataset(
-        {
-            "B04": (("time", "y", "x"), b, {"units": "1"}),
-            "B08": (("time", "y", "x"), (b * 1.5).astype("float32"), {"units": "1"}),
-            "clear": (("time", "y", "x"), clear),
-        },
-        coords={"time": t, **grid(ny, nx, 10.0)},
-        attrs={"title": "optical", "history": "made by a test"},
-    )
-    return ds.rio.write_crs(CRS)
-
-
-def make_sar(ny=4, nx=5, res=20.0, seed=1, offset_b=0.0, start="2020-12-28"):
-    rng = np.random.default_rng(seed)
-    a = pd.date_range(start, periods=20, freq="6D") + pd.Timedelta("17h32min")
-    b = a + pd.Timedelta("3D8min")
-    t = a.union(b)
-    nt = t.size
-    track_b = np.isin(t, b)
-    vv = rng.normal(-12, 1, (nt, ny, nx)) + offset_b * track_b[:, None, None]
-    vh = vv - 6 + rng.normal(0, 0.5, vv.shape)
-    ds = xr.Dataset(
-        {
-            "VV": (("time", "y", "x"), vv.astype("float32"), {"units": "dB"}),
-            "VH": (("time", "y", "x"), vh.astype("float32"), {"units": "dB"}),
-        },
-        coords={"time": t, **grid(ny, nx, res)},
-    )
-    return ds.rio.write_crs(CRS)
-
-
-def assert_same(a, b):
-    """Identical, history time stamps aside."""
-    a, b = a.copy(), b.copy()
-    a.attrs.pop("history"), b.attrs.pop("history")
-    xr.testing.assert_identical(a, b)
 
 
 @pytest.fixture

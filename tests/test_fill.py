@@ -1,0 +1,217 @@
+"""interpolate(): the contract every method keeps, numpy/dask equality, halo, laziness."""
+
+import numpy as np
+import pytest
+import xarray as xr
+from builders import assert_same, make_optical, make_sar
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import stori_xr  # noqa: F401
+from stori_xr.exceptions import ChunkingError, MissingVariableError, StoriError
+from stori_xr.fill import METHODS, MethodError, interpolate
+from stori_xr.kernels.flags import FLAG_MEANINGS, NODATA, OBSERVED
+
+ALL = ["kernel", "linear", "whittaker", "sar-regression"]
+
+
+def smooth_optical(nt=30, ny=14, nx=16, seed=0, gap=0.5):
+    """Fields with a shared seasonal profile plus noise, so neighbours are informative."""
+    opt = make_optical(nt=nt, ny=ny, nx=nx, seed=seed, gap=gap)
+    rng = np.random.default_rng(seed)
+    days = np.arange(nt) * 5.0
+    field = (np.arange(nx)[None, :] // 5 + np.arange(ny)[:, None] // 7) % 3
+    phase = np.array([0.0, 60.0, 120.0])[field]
+    curve = 0.2 + 0.15 * np.sin(2 * np.pi * (days[:, None, None] - phase) / 150.0)
+    b04 = (curve + rng.normal(0, 0.01, curve.shape)).astype("float32")
+    return opt.assign(
+        B04=(opt.B04.dims, b04, opt.B04.attrs),
+        B08=(opt.B08.dims, (1.6 * b04 + 0.05).astype("float32"), opt.B08.attrs),
+    )
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return smooth_optical(), make_sar(ny=7, nx=8)
+
+
+def test_methods_registered():
+    assert set(ALL) <= set(METHODS)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_contract(pair, method):
+    opt, sar = pair
+    out = opt.stori.interpolate(sar, method=method)
+    assert set(out.data_vars) == {"B04", "B08", "B04_sigma", "B08_sigma", "stori_source"}
+    assert out.B04.dims == ("time", "y", "x")
+    np.testing.assert_array_equal(out.time.values, opt.time.values)
+    assert out.B04.dtype == np.float32 and out.B04_sigma.dtype == np.float32
+    assert out.stori_source.dtype == np.int8
+    assert out.stori_source.attrs["flag_meanings"] == FLAG_MEANINGS
+    assert out.rio.crs.to_epsg() == 32631
+    assert out.attrs["stori_method"] == method
+    assert "interpolate(method=" in out.attrs["history"].splitlines()[-1]
+    clear = opt.clear.values
+    # observed values come back unchanged (no value is screened on this cube)
+    for b in ("B04", "B08"):
+        np.testing.assert_array_equal(out[b].values[clear], opt[b].values[clear])
+    assert (out.stori_source.values[clear] == OBSERVED).all()
+    # finite wherever the pixel has a usable value
+    has_clear = clear.any(axis=0)
+    assert np.isfinite(out.B04.values[:, has_clear]).all()
+    assert (out.stori_source.values[~clear] != OBSERVED).all()
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_input_not_modified(pair, method):
+    opt, sar = pair
+    before = opt.copy(deep=True), sar.copy(deep=True)
+    interpolate(opt, sar, method=method)
+    xr.testing.assert_identical(opt, before[0])
+    xr.testing.assert_identical(sar, before[1])
+
+
+@pytest.mark.parametrize("method", ALL)
+@pytest.mark.parametrize("chunks", [{"y": 7, "x": 8}, {"y": 5, "x": -1}, {"y": -1, "x": 6}])
+def test_dask_equals_numpy_and_chunking_invariance(pair, method, chunks):
+    opt, sar = pair
+    kw = {"radius": 3} if method == "kernel" else {}
+    ref = interpolate(opt, sar, method=method, **kw)
+    lazy = interpolate(opt.chunk(chunks), sar.chunk({"y": 3}), method=method, **kw)
+    assert lazy.B04.chunks is not None
+    assert_same(ref, lazy.compute())
+
+
+def test_kernel_halo_is_needed_for_invariance(pair):
+    """Without the halo, neighbours across a chunk border would be missed."""
+    opt, sar = pair
+    whole = interpolate(opt, sar, method="kernel", radius=3)
+    left = interpolate(opt.isel(x=slice(0, 8)), sar, method="kernel", radius=3)
+    # the left half alone lacks neighbours at x = 5..7: results differ there
+    assert not np.array_equal(
+        whole.B04.isel(x=slice(5, 8)).values, left.B04.isel(x=slice(5, 8)).values
+    )
+    lazy = interpolate(opt.chunk({"x": 8}), sar, method="kernel", radius=3).compute()
+    assert_same(whole, lazy)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_lazy(pair, method, raise_if_dask_computes):
+    opt, sar = pair
+    kw = {"radius": 3} if method == "kernel" else {}
+    with raise_if_dask_computes():
+        out = interpolate(opt.chunk({"y": 7}), sar.chunk(), method=method, **kw)
+    assert all(v.chunks is not None for v in out.data_vars.values())
+
+
+def test_target_dates(pair):
+    opt, sar = pair
+    out = interpolate(opt, sar, times="2D", method="kernel")
+    assert (
+        out.sizes["time"]
+        == int((opt.time[-1] - opt.time[0].dt.floor("D")) / np.timedelta64(2, "D")) + 1
+    )
+    assert np.isfinite(out.B04.values).all()
+    # a target on the day of an acquisition carries the observation itself
+    day = opt.time.values[4].astype("datetime64[D]")
+    hit = out.sel(time=day)
+    clear = opt.clear.isel(time=4).values
+    np.testing.assert_array_equal(hit.B04.values[clear], opt.B04.isel(time=4).values[clear])
+
+
+def test_max_gap(pair):
+    opt, sar = pair
+    gappy = opt.copy()
+    gappy["clear"] = opt.clear.copy(data=opt.clear.values.copy())
+    gappy["clear"].values[5:20, :3, :3] = False  # a 75-day gap in one corner
+    out = interpolate(gappy, sar, method="linear", max_gap=40)
+    corner = out.isel(time=slice(6, 19), y=slice(0, 3), x=slice(0, 3))
+    assert corner.B04.isnull().all()
+    assert (corner.stori_source == NODATA).all()
+    full = interpolate(gappy, sar, method="linear")
+    assert full.B04.isel(time=slice(6, 19), y=slice(0, 3), x=slice(0, 3)).notnull().all()
+
+
+def test_dataarray_in_dataarray_out(pair):
+    opt, sar = pair
+    da = opt[["B04", "B08"]].where(opt.clear).to_dataarray("band")
+    out = da.stori.interpolate(sar, method="kernel")
+    assert isinstance(out, xr.DataArray)
+    assert out.dims == da.dims
+    assert set(out.coords) >= {"sigma", "stori_source"}
+    ref = interpolate(opt[["B04", "B08"]].where(opt.clear), sar, method="kernel")
+    np.testing.assert_array_equal(out.sel(band="B08").values, ref.B08.values)
+
+
+def test_float64_in_float64_out(pair):
+    opt, sar = pair
+    wide = opt.assign(B04=opt.B04.astype("float64"), B08=opt.B08.astype("float64"))
+    out = interpolate(wide, sar, method="kernel")
+    assert out.B04.dtype == np.float64
+
+
+def test_pixel_without_clear_value_is_nodata(pair):
+    opt, sar = pair
+    empty = opt.copy()
+    empty["clear"] = opt.clear.copy(data=opt.clear.values.copy())
+    empty["clear"].values[:, 0, 0] = False
+    out = interpolate(empty, sar, method="kernel")
+    assert out.B04.isel(y=0, x=0).isnull().all()
+    assert (out.stori_source.isel(y=0, x=0) == NODATA).all()
+
+
+def test_errors(pair):
+    opt, sar = pair
+    with pytest.raises(MethodError, match="choose one of"):
+        interpolate(opt, sar, method="magic")
+    with pytest.raises(MethodError, match="takes no option"):
+        interpolate(opt, sar, method="linear", lmbda=3)
+    with pytest.raises(MissingVariableError, match="needs SAR"):
+        interpolate(opt, None, method="sar-regression")
+    with pytest.raises(ChunkingError, match="chunks"):
+        interpolate(opt.chunk({"y": 2}), sar, method="kernel", radius=3)
+    with pytest.raises(ChunkingError, match=r"\.chunk\(\{'time': -1\}\)"):
+        interpolate(opt.chunk({"time": 10}), sar, method="linear")
+    assert issubclass(MethodError, StoriError)
+
+
+def test_whittaker_options(pair):
+    opt, sar = pair
+    a = interpolate(opt, sar, method="whittaker", lmbda=1e1)
+    b = interpolate(opt, sar, method="whittaker", lmbda=1e6)
+    gaps = ~opt.clear.values
+    assert not np.allclose(a.B04.values[gaps], b.B04.values[gaps])
+    g = interpolate(opt, sar, method="whittaker", lmbda="gcv")
+    assert np.isfinite(g.B04.values[:, opt.clear.values.any(axis=0)]).all()
+
+
+def test_kernel_uses_neighbours_and_sar(pair):
+    """On fields with a shared profile, the kernel beats linear on hidden values."""
+    opt, sar = pair
+    hidden = np.zeros(opt.clear.shape, bool)
+    hidden[8:16, 2:12, 2:12] = opt.clear.values[8:16, 2:12, 2:12]
+    hidden[8:16, 5, 5] = False  # keep the neighbours' information
+    masked = opt.assign(clear=opt.clear & ~hidden)
+    truth = opt.B04.values[hidden]
+    err = {
+        m: np.sqrt(np.mean((interpolate(masked, sar, method=m).B04.values[hidden] - truth) ** 2))
+        for m in ("linear", "kernel")
+    }
+    assert err["kernel"] < 0.9 * err["linear"], err
+
+
+@given(seed=st.integers(0, 2**16), gap=st.floats(0.2, 0.9), method=st.sampled_from(ALL))
+@settings(max_examples=15, deadline=None)
+def test_properties(seed, gap, method):
+    opt = make_optical(nt=12, ny=6, nx=7, seed=seed, gap=gap)
+    sar = make_sar(ny=3, nx=4, seed=seed)
+    kw = {"radius": 2} if method == "kernel" else {}
+    out = interpolate(opt, sar, method=method, **kw)
+    clear = opt.clear.values
+    for b in ("B04", "B08"):
+        np.testing.assert_array_equal(out[b].values[clear], opt[b].values[clear])
+        assert np.isfinite(out[b].values[:, clear.any(axis=0)]).all()
+        assert out[b].dtype == np.float32
+    lazy = interpolate(opt.chunk({"y": 3, "x": 4}), sar, method=method, **kw).compute()
+    assert_same(out, lazy)
