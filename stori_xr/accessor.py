@@ -7,6 +7,7 @@ from typing import Any
 import xarray as xr
 
 from stori_xr.align import align
+from stori_xr.evaluate import evaluate
 from stori_xr.fill import interpolate
 from stori_xr.output import to_zarr
 from stori_xr.plot import plot_maps, plot_pixel
@@ -31,6 +32,10 @@ class StoriAccessor:
     ):
         """Fill the gaps on the target dates; see :func:`stori_xr.fill.interpolate`."""
         return interpolate(self._obj, sar, times, method, **options)
+
+    def evaluate(self, sar: xr.Dataset | None = None, **options: Any):
+        """Score methods on hidden clear values; see :func:`stori_xr.evaluate.evaluate`."""
+        return evaluate(self._obj, sar, **options)
 
     def to_zarr(self, store: Any, **kwargs: Any):
         """Write to Zarr chunk by chunk; see :func:`stori_xr.output.to_zarr`."""

@@ -171,20 +171,37 @@ def clear_days(
 
 # ----------------------------------------------------------------------------- attrs
 
+_AUX = {"coverage_content_type": "auxiliaryInformation"}
 _ATTRS = {
-    "clear": {"long_name": "clear (usable) optical observation on this date"},
-    "VV": {"units": "dB", "long_name": "VV backscatter on the target date"},
-    "VH": {"units": "dB", "long_name": "VH backscatter on the target date"},
-    "VH_VV": {"units": "dB", "long_name": "cross-polarisation ratio VH - VV"},
-    "RVI": {"units": "1", "long_name": "radar vegetation index 4 VH / (VV + VH), linear power"},
-    "sar_days": {"units": "days", "long_name": "days to the nearest SAR acquisition"},
+    "clear": {
+        "long_name": "clear (usable) optical observation on this date",
+        "coverage_content_type": "qualityInformation",
+    },
+    "VV": {**_AUX, "units": "dB", "long_name": "VV backscatter on the target date"},
+    "VH": {**_AUX, "units": "dB", "long_name": "VH backscatter on the target date"},
+    "VH_VV": {**_AUX, "units": "dB", "long_name": "cross-polarisation ratio VH - VV"},
+    "RVI": {
+        **_AUX,
+        "units": "1",
+        "long_name": "radar vegetation index 4 VH / (VV + VH), linear power",
+    },
+    "sar_days": {**_AUX, "units": "days", "long_name": "days to the nearest SAR acquisition"},
     "sar_flag": {
+        "coverage_content_type": "qualityInformation",
         "long_name": "how the SAR value on this date was obtained",
         "flag_values": np.array([0, 1, 2], dtype=np.int8),
         "flag_meanings": "interpolated nearest missing",
     },
-    "days_since_clear": {"units": "days", "long_name": "days since the last clear optical value"},
-    "days_until_clear": {"units": "days", "long_name": "days until the next clear optical value"},
+    "days_since_clear": {
+        **_AUX,
+        "units": "days",
+        "long_name": "days since the last clear optical value",
+    },
+    "days_until_clear": {
+        **_AUX,
+        "units": "days",
+        "long_name": "days until the next clear optical value",
+    },
 }
 
 

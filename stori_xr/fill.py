@@ -228,6 +228,7 @@ def run_blocks(
 
 _SOURCE_ATTRS = {
     "long_name": "source of each value",
+    "coverage_content_type": "qualityInformation",
     "flag_values": FLAG_VALUES,
     "flag_meanings": FLAG_MEANINGS,
 }
@@ -330,6 +331,7 @@ def interpolate(
             attrs={
                 "units": ds[b].attrs.get("units", "1"),
                 "long_name": f"uncertainty (1 sigma) of {b}",
+                "coverage_content_type": "qualityInformation",
             },
         )
     out["stori_source"] = xr.DataArray(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Hashable, MutableMapping
 from typing import Any
 
@@ -58,4 +59,8 @@ def to_zarr(
     ds = _uniform_chunks(ds)
     if isinstance(store, os.PathLike):
         store = os.fspath(store)
-    return ds.to_zarr(store, mode=mode, compute=compute, **kwargs)
+    with warnings.catch_warnings():
+        # zarr 3 warns that consolidated metadata is not in its spec; xarray still
+        # writes and reads it, and it saves one request per variable on object stores
+        warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
+        return ds.to_zarr(store, mode=mode, compute=compute, **kwargs)

@@ -72,7 +72,7 @@ def plot_pixel(
     variables: Sequence[Hashable] | None = None,
     **subplots_kw: Any,
 ):
-    """Time series of one pixel: bands (points where clear) and SAR features if present.
+    """Time series of one pixel: bands (with ±1 sigma when present) and SAR features.
 
     Parameters
     ----------
@@ -105,7 +105,12 @@ def plot_pixel(
         **subplots_kw,
     )
     for name in names:
-        axes[0, 0].plot(px[tdim].values, px[name].values, ".-", label=str(name), ms=4)
+        (line,) = axes[0, 0].plot(px[tdim].values, px[name].values, ".-", label=str(name), ms=4)
+        sigma = f"{name}_sigma"
+        if sigma in px and np.isfinite(px[sigma].values).any():
+            lo = px[name].values - px[sigma].values
+            hi = px[name].values + px[sigma].values
+            axes[0, 0].fill_between(px[tdim].values, lo, hi, color=line.get_color(), alpha=0.2)
     axes[0, 0].set_ylabel("reflectance")
     axes[0, 0].legend(fontsize=7, ncol=min(len(names), 6))
     for name in sar:

@@ -1,0 +1,133 @@
+"""Accuracy of every gap-filling method on the real WorldCereal patches.
+
+Runs :func:`stori_xr.evaluate.evaluate` (hidden real clear values: transplanted cloud
+masks and long windows, several seeds) on both WorldCereal patches with the six 20 m
+bands, and prints, per patch, the pooled RMSE of the hidden values per gap class, the
+calibration columns, and the RMSE per band::
+
+    python benchmarks/accuracy.py                       # both patches, 3 seeds
+    python benchmarks/accuracy.py --methods linear whittaker --seeds 5 --csv acc.csv
+    python benchmarks/accuracy.py --quick               # 1 seed, 12 x 12 px (tests)
+
+The data are read from ``$STORI_DATA`` or ``<repo>/../shared/data`` (never the working
+directory), or from ``--data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from stori_xr import fill
+from stori_xr.evaluate import evaluate, format_table, load_worldcereal_patch, summarise
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PATCHES = ("00002806639B424A", "000028085BF08E7E")
+DEFAULT_METHODS = ("kernel", "linear", "whittaker", "sar-regression")
+QUICK_SIZE = 12
+
+
+def data_dir(explicit: str | None) -> Path:
+    """``--data``, else ``$STORI_DATA``, else ``<repo>/../shared/data``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("STORI_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def crop(optical, sar, size: int):
+    """The central ``size`` x ``size`` pixels of both cubes (same grid)."""
+    ny, nx = optical.sizes["y"], optical.sizes["x"]
+    y0, x0 = max((ny - size) // 2, 0), max((nx - size) // 2, 0)
+    window = {"y": slice(y0, y0 + size), "x": slice(x0, x0 + size)}
+    return optical.isel(window), sar.isel(window)
+
+
+def per_band(summary: pd.DataFrame) -> str:
+    """RMSE of all hidden values, one row per method and one column per band."""
+    rows = summary[summary.gap == "all"]
+    table = rows.pivot(index="method", columns="band", values="rmse")
+    table = table.loc[rows.method.unique(), list(rows.band.unique())]
+    return table.to_string(float_format=lambda v: f"{v:.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patches", nargs="+", default=list(PATCHES), help="patch ids")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="methods to compare (default: the registered ones among "
+        f"{', '.join(DEFAULT_METHODS)})",
+    )
+    parser.add_argument("--windows", type=int, default=1, help="long windows hidden per seed")
+    parser.add_argument("--data", default=None, help="data folder (default: see module doc)")
+    parser.add_argument("--csv", default=None, help="write the long table (all seeds) here")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"1 seed, central {QUICK_SIZE}x{QUICK_SIZE} px"
+    )
+    args = parser.parse_args(argv)
+
+    root = data_dir(args.data)
+    methods = args.methods or [m for m in DEFAULT_METHODS if m in fill.METHODS]
+    seeds = list(range(1 if args.quick else args.seeds))
+    print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
+    print(
+        f"data: {root}  methods: {', '.join(methods)}  seeds: {seeds}  "
+        f"python {platform.python_version()}  ({os.cpu_count()} cpus)"
+    )
+    patches = []
+    for patch in args.patches:
+        optical, sar = load_worldcereal_patch(root / "worldcereal" / patch)
+        if args.quick:
+            optical, sar = crop(optical, sar, QUICK_SIZE)
+        patches.append((patch, optical, sar))
+
+    if not args.quick:  # compile the numba kernels before anything is timed
+        _, optical, sar = patches[0]
+        evaluate(*crop(optical, sar, 8), methods=methods, seeds=[0])
+
+    tables = []
+    start = time.perf_counter()
+    for patch, optical, sar in patches:
+        t0 = time.perf_counter()
+        hide = {"n_windows": args.windows}
+        table = evaluate(optical, sar, methods=methods, seeds=seeds, hide=hide)
+        elapsed = time.perf_counter() - t0
+        table.insert(0, "patch", patch)
+        tables.append(table)
+        summary = summarise(table.drop(columns="patch"))
+        sizes = optical.sizes
+        hidden = table.groupby("seed").n_hidden.first().mean()
+        clear = int(optical.clear.sum())
+        print()
+        print(
+            format_table(
+                summary,
+                title=f"{patch}: {sizes['time']} dates, {sizes['y']}x{sizes['x']} px, "
+                f"{clear} clear values, {hidden:.0f} hidden per seed "
+                f"({hidden / max(clear, 1):.0%}); pooled RMSE of the 6 bands, mean of "
+                f"{len(seeds)} seed(s); {elapsed:.1f} s",
+            )
+        )
+        print()
+        print("RMSE per band (all gaps):")
+        print(per_band(summary))
+    print(f"\ntotal {time.perf_counter() - start:.1f} s")
+    if args.csv:
+        pd.concat(tables, ignore_index=True).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
