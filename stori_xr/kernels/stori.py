@@ -18,7 +18,8 @@ Per pixel:
    that bracket the gap.
 3. **SAR-anchored candidate.** Guide ``f(SAR)``: a ridge regression of the band on
    the standardised SAR features, fitted per gap on the pixel's clear dates
-   weighted by ``exp(-|t - t_gap| / L)``; its residuals are anchored to the
+   weighted by the biweight ``(1 - (Δt / 3L)²)²`` of the distance
+   to the gap (zero beyond ``3L``, ``L = sar_scale_days``); its residuals are anchored to the
    bracketing clear values, so the fill is continuous with what was observed.
 4. **Spatial candidate.** Guide ``v_j``: a similar neighbour clear on the gap date.
    Neighbours (a fixed pattern of offsets within ``radius``) are ranked by the
@@ -200,9 +201,10 @@ def _sar_fit(
     for i in range(t.shape[0]):
         if not (usable[i] and feat_ok[i]):
             continue
-        w = np.exp(-abs(t[i] - centre) / scale_days)
-        if w < 1e-6:
+        u = (t[i] - centre) / (3.0 * scale_days)
+        if u * u >= 1.0:
             continue
+        w = (1.0 - u * u) ** 2
         count += 1
         wsum += w
         x[0] = 1.0
@@ -284,6 +286,8 @@ def _neighbours(
     iy,
     ix,
     usable,
+    use_idx,
+    n_use,
     t,
     offsets,
     pool,
@@ -321,8 +325,9 @@ def _neighbours(
         vj = values[y, x]
         cj = clear[y, x]
         t_last = 0.0
-        for i in range(nt):
-            if not (usable[i] and cj[i]):
+        for u in range(n_use):
+            i = use_idx[u]
+            if not cj[i]:
                 continue
             if joint > 0:
                 dt = t[i] - t_last
@@ -480,6 +485,7 @@ def _fill_block(
     has_sar = nf > 0
     m = out_idx.shape[0]
     usable = np.empty(nt, dtype=np.bool_)
+    use_idx = np.empty(nt, dtype=np.int64)
     screened = np.zeros(nt, dtype=np.bool_)
     prev = np.empty(nt, dtype=np.int64)
     nxt = np.empty(nt, dtype=np.int64)
@@ -517,6 +523,7 @@ def _fill_block(
                 usable[i] = ok
                 screened[i] = False
                 if ok:
+                    use_idx[n_clear] = i
                     n_clear += 1
             if n_clear == 0:
                 for j in range(m):
@@ -535,6 +542,8 @@ def _fill_block(
                 iy,
                 ix,
                 usable,
+                use_idx,
+                n_clear,
                 t,
                 offsets,
                 pool,
@@ -607,17 +616,29 @@ def _fill_block(
                     d2 = t[b] - t[i]
                     w = d1 / (d1 + d2)
                     br = _bridge(d1, d2)
-                    families = 0
-                    contradicted = 0
+                    # screened only when every available family contradicts the
+                    # value: test the cheap ones first and stop at the first that agrees
                     z = 0.0
                     for k in range(nb):
                         e = values[iy, ix, i, k] - (
                             (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
                         )
                         z += e * e / (2.0 * s2[k] + c[k] * br)
-                    families += 1
-                    if z / nb > lim:
-                        contradicted += 1
+                    if z / nb <= lim:
+                        continue
+                    families = 1
+                    if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
+                        z = 0.0
+                        for k in range(nb):
+                            ra = values[iy, ix, a, k] - _predict(gcoef, k, feat, a)
+                            rb = values[iy, ix, b, k] - _predict(gcoef, k, feat, b)
+                            e = values[iy, ix, i, k] - (
+                                _predict(gcoef, k, feat, i) + (1.0 - w) * ra + w * rb
+                            )
+                            z += e * e / (2.0 * rs2[k] + rc[k] * br)
+                        if z / nb <= lim:
+                            continue
+                        families += 1
                     if kept > 0 and _spatial(
                         values,
                         clear,
@@ -641,29 +662,15 @@ def _fill_block(
                         for k in range(nb):
                             e = values[iy, ix, i, k] - sp_est[k]
                             z += e * e / (sp_var[k] + s2[k])
+                        if z / nb <= lim:
+                            continue
                         families += 1
-                        if z / nb > lim:
-                            contradicted += 1
-                    if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
-                        z = 0.0
-                        for k in range(nb):
-                            ra = values[iy, ix, a, k] - _predict(gcoef, k, feat, a)
-                            rb = values[iy, ix, b, k] - _predict(gcoef, k, feat, b)
-                            e = values[iy, ix, i, k] - (
-                                _predict(gcoef, k, feat, i) + (1.0 - w) * ra + w * rb
-                            )
-                            z += e * e / (2.0 * rs2[k] + rc[k] * br)
-                        families += 1
-                        if z / nb > lim:
-                            contradicted += 1
-                    if families >= 2 and contradicted == families:
-                        screened[i] = True
+                    screened[i] = families >= 2
                 for i in range(nt):
                     if screened[i]:
                         usable[i] = False
             brackets(usable, prev, nxt)
-            fit_a = -2
-            fit_b = -2
+            fit_centre = -1e300
             fit_ok = False
             for j in range(m):
                 i = out_idx[j]
@@ -693,12 +700,14 @@ def _fill_block(
                         cand[0, k] = values[iy, ix, a if a >= 0 else b, k]
                     cvar[0, k] = s2[k] + c[k] * br
                 have[0] = enabled[0]
-                # SAR-anchored (one local fit per gap, centred on it)
+                # SAR-anchored (a local fit centred on the gap; reused while the
+                # centre moves by less than a quarter of sar_scale_days)
                 have[1] = False
                 if enabled[1] and sar_ok and feat_ok[i]:
-                    if a != fit_a or b != fit_b:
-                        ta = t[a] if a >= 0 else t[i]
-                        tb = t[b] if b >= 0 else t[i]
+                    ta = t[a] if a >= 0 else t[i]
+                    tb = t[b] if b >= 0 else t[i]
+                    if abs(0.5 * (ta + tb) - fit_centre) > 0.25 * sar_scale_days:
+                        fit_centre = 0.5 * (ta + tb)
                         fit_ok = _sar_fit(
                             values,
                             iy,
@@ -715,8 +724,6 @@ def _fill_block(
                             rhs,
                             xrow,
                         )
-                        fit_a = a
-                        fit_b = b
                     if fit_ok and (a < 0 or feat_ok[a]) and (b < 0 or feat_ok[b]):
                         for k in range(nb):
                             f_i = _predict(coef, k, feat, i)
