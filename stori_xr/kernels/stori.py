@@ -73,6 +73,7 @@ DEFAULTS = {
     "prior_s2": 1e-4,
     "prior_weight": 4.0,
     "min_joint": 5,
+    "calibrate": True,
     "candidates": ("temporal", "sar", "spatial"),
 }
 
@@ -475,6 +476,7 @@ def _fill_block(
     prior_s2,
     prior_w,
     min_joint,
+    calibrate,
     enabled,
     out_v,
     out_s,
@@ -601,6 +603,46 @@ def _fill_block(
                         rs2[k], rc[k] = _fit_increments(
                             n, st, stt, sy, sty, prior_s2, prior_c, prior_w
                         )
+            # ---- calibration: how far off the temporal and SAR error models are on
+            # this pixel, from leave-one-out estimates of its interior clear values
+            scale_t = 1.0
+            scale_s = 1.0
+            if calibrate and n_clear >= 3:
+                brackets(usable, prev, nxt)
+                sum_t = 0.0
+                sum_s = 0.0
+                n_t = 0
+                n_s = 0
+                for i in range(nt):
+                    if not usable[i]:
+                        continue
+                    a = prev[i - 1] if i > 0 else -1
+                    b = nxt[i + 1] if i + 1 < nt else -1
+                    if a < 0 or b < 0:
+                        continue
+                    d1 = t[i] - t[a]
+                    d2 = t[b] - t[i]
+                    w = d1 / (d1 + d2)
+                    br = _bridge(d1, d2)
+                    for k in range(nb):
+                        e = values[iy, ix, i, k] - (
+                            (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
+                        )
+                        sum_t += e * e / (s2[k] + c[k] * br)
+                    n_t += nb
+                    if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
+                        for k in range(nb):
+                            ra = values[iy, ix, a, k] - _predict(gcoef, k, feat, a)
+                            rb = values[iy, ix, b, k] - _predict(gcoef, k, feat, b)
+                            e = values[iy, ix, i, k] - (
+                                _predict(gcoef, k, feat, i) + (1.0 - w) * ra + w * rb
+                            )
+                            sum_s += e * e / (rs2[k] + rc[k] * br)
+                        n_s += nb
+                # shrink towards 1 with prior_w pseudo-observations per band
+                pw = prior_w * nb
+                scale_t = (sum_t + pw) / (n_t + pw)
+                scale_s = (sum_s + pw) / (n_s + pw)
             # ---- screening: leave-one-out estimates of each interior clear value
             if screen_z > 0.0 and n_clear >= 3:
                 brackets(usable, prev, nxt)
@@ -698,7 +740,7 @@ def _fill_block(
                         cand[0, k] = (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
                     else:
                         cand[0, k] = values[iy, ix, a if a >= 0 else b, k]
-                    cvar[0, k] = s2[k] + c[k] * br
+                    cvar[0, k] = (s2[k] + c[k] * br) * scale_t
                 have[0] = enabled[0]
                 # SAR-anchored (a local fit centred on the gap; reused while the
                 # centre moves by less than a quarter of sar_scale_days)
@@ -742,7 +784,7 @@ def _fill_block(
                             else:
                                 r = ra if a >= 0 else rb
                             cand[1, k] = f_i + r
-                            cvar[1, k] = rs2[k] + rc[k] * br
+                            cvar[1, k] = (rs2[k] + rc[k] * br) * scale_s
                         have[1] = True
                 # spatial
                 have[2] = (
@@ -897,6 +939,7 @@ def stori_fill(
         float(opts["prior_s2"]),
         float(opts["prior_weight"]),
         int(opts["min_joint"]),
+        bool(opts["calibrate"]),
         _enabled(opts["candidates"]),
         out_v,
         out_s,

@@ -1,0 +1,123 @@
+"""Speed and peak memory of every gap-filling method on a synthetic cube.
+
+A pixel-series is one pixel's whole time series with all its bands. Each method
+runs in its own subprocess (so that peak memory is its own), on one core: numpy
+input, the eager path, numba warmed up first on a small cube. xarray's own
+``interpolate_na(dim="time")`` (linear, no SAR, no neighbours) runs on the same cube
+as the reference point::
+
+    python benchmarks/speed.py                      # 512 x 512 px x 73 dates x 6 bands
+    python benchmarks/speed.py --size 128 --methods kernel linear
+    python benchmarks/speed.py --quick              # 48 x 48 px (tests)
+
+Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+
+METHODS = ("kernel", "linear", "whittaker", "sar-regression", "xarray-interpolate_na")
+
+
+def _scene(size: int, periods: int):
+    from stori_xr.datasets import make_scene
+
+    return make_scene(size, size, periods=periods, seed=0)
+
+
+def _run_one(method: str, size: int, periods: int) -> dict:
+    """Time one method in this process; return the figures."""
+    import numpy as np
+
+    from stori_xr.fill import interpolate
+
+    scene = _scene(size, periods)
+    bands = list(scene.truth.data_vars)
+    warm = _scene(16, 12)
+    if method == "xarray-interpolate_na":
+        masked = scene.optical[bands]
+        warm.optical[bands].interpolate_na(dim="time")
+        start = time.perf_counter()
+        # linear in time inside the series; the ends stay NaN (not scored)
+        out = masked.interpolate_na(dim="time", use_coordinate=True)
+        seconds = time.perf_counter() - start
+    else:
+        interpolate(warm.optical, warm.sar, method=method)
+        start = time.perf_counter()
+        out = interpolate(scene.optical, scene.sar, method=method)
+        seconds = time.perf_counter() - start
+    gaps = ~scene.optical.clear.values
+    err = np.concatenate([(out[b].values - scene.truth[b].values)[gaps] for b in bands])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    n = size * size
+    return {
+        "method": method,
+        "pixels": n,
+        "dates": int(scene.optical.sizes["time"]),
+        "bands": len(bands),
+        "seconds": seconds,
+        "px_per_s": n / seconds,
+        "peak_mib": peak,
+        "rmse_gaps": float(np.sqrt(np.nanmean(err**2))),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512, help="scene size in pixels (square)")
+    parser.add_argument("--periods", type=int, default=73, help="number of optical dates")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--quick", action="store_true", help="48 x 48 px, for the tests")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one method
+    args = parser.parse_args(argv)
+    size = 48 if args.quick else args.size
+    if args.one:
+        print(json.dumps(_run_one(args.one, size, args.periods)))
+        return 0
+    env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, os.path.abspath(__file__), "--size", str(size)]
+    cmd += ["--periods", str(args.periods)]
+    rows = []
+    for method in args.methods:
+        # pin to one core when the platform allows it
+        pin = ["taskset", "-c", "0"] if platform.system() == "Linux" and _has("taskset") else []
+        res = subprocess.run(
+            [*pin, *cmd, "--one", method], env=env, capture_output=True, text=True, check=True
+        )
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    print(f"$ python benchmarks/{os.path.basename(__file__)} {shlex.join(argv or sys.argv[1:])}")
+    print(
+        f"synthetic cube: {size} x {size} px, {rows[0]['dates']} dates, {rows[0]['bands']} "
+        f"bands; one core ({platform.processor() or platform.machine()}, {os.cpu_count()} "
+        "cores on the machine)"
+    )
+    ref = next((r for r in rows if r["method"] == "xarray-interpolate_na"), None)
+    head = f"{'method':<24}{'seconds':>9}{'px-series/s':>13}{'x xarray':>10}{'peak MiB':>10}"
+    print(head + f"{'RMSE gaps':>11}")
+    print("-" * (len(head) + 11))
+    for r in rows:
+        ratio = f"{r['seconds'] / ref['seconds']:.2f}" if ref else "-"
+        print(
+            f"{r['method']:<24}{r['seconds']:>9.2f}{r['px_per_s']:>13,.0f}{ratio:>10}"
+            f"{r['peak_mib']:>10.0f}{r['rmse_gaps']:>11.4f}"
+        )
+    return 0
+
+
+def _has(program: str) -> bool:
+    from shutil import which
+
+    return which(program) is not None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
