@@ -27,11 +27,16 @@ Per pixel:
    error model above, evaluated for a 30-day gap); up to ``n_similar`` of the best
    ``pool`` that are clear on the date each give an estimate; they are combined by
    inverse variance, with correlated errors assumed (``rho``).
-5. **Screening.** A clear value that its temporal, spatial and SAR
+5. **Calibration.** Each interior clear value is estimated by the temporal and
+   the (global-fit) SAR candidate from its neighbouring clear values; the mean
+   of ``error² / modelled variance`` over the pixel (shrunk towards 1) scales that
+   family's variance, so a family that does worse than its model says on this
+   pixel gets less weight (``calibrate=True``).
+6. **Screening.** A clear value that its temporal, spatial and SAR
    leave-one-out estimates all contradict (mean squared z-score over the bands
    above ``screen_z²``, at least two families available) is not used as an anchor,
    and is replaced (flag ``screened``).
-6. **Fusion.** The candidates are averaged with weights ``1 / var``. The
+7. **Fusion.** The candidates are averaged with weights ``1 / var``. The
    uncertainty describes where a clear observation on that date would fall:
    ``sigma² = sigma_scale² · ((1 + spread_weight · S) / Σ(1/var) + s2)``, where
    ``S = Σ (x_f - x̄)² / var_f`` is the disagreement between the candidates and
@@ -67,8 +72,8 @@ DEFAULTS = {
     "ridge": 0.05,
     "screen_z": 4.0,
     "rho": 0.5,
-    "sigma_scale": 0.9,
-    "spread_weight": 0.3,
+    "sigma_scale": 0.65,
+    "spread_weight": 1.0,
     "prior_c": 2e-5,
     "prior_s2": 1e-4,
     "prior_weight": 4.0,
