@@ -309,7 +309,7 @@ def _neighbours(
     buf,
 ):  # pragma: no cover - numba
     """Rank the neighbours by the stability of their difference; return how many kept."""
-    ny, nx, nt, nb = values.shape
+    ny, nx, _, nb = values.shape
     kept = 0
     s2k = buf[0]
     ck = buf[1]
@@ -487,7 +487,7 @@ def _fill_block(
     out_s,
     out_f,
 ):  # pragma: no cover - numba
-    ny, nx, nt, nb = values.shape
+    _, _, nt, nb = values.shape
     nf = sar.shape[3]
     has_sar = nf > 0
     m = out_idx.shape[0]
