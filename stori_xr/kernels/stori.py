@@ -952,7 +952,7 @@ def stori_fill(
     )
     dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float64
     return (
-        np.moveaxis(out_v, -1, 0).astype(dtype),
-        np.moveaxis(out_s, -1, 0).astype(dtype),
+        np.moveaxis(out_v, -1, 0).astype(dtype, copy=False),
+        np.moveaxis(out_s, -1, 0).astype(dtype, copy=False),
         out_f,
     )
