@@ -114,17 +114,36 @@ def prepare_optical(
 def merge_optical_times(
     ds: xr.Dataset, clear: xr.DataArray, tdim: Hashable, within_days: float
 ) -> tuple[xr.Dataset, xr.DataArray]:
-    """Merge optical acquisitions closer than ``within_days``: mean of clear values."""
+    """Merge optical acquisitions closer than ``within_days``: mean of clear values.
+
+    Runs of single acquisitions are kept as slices; only the (rare) groups of
+    near-simultaneous acquisitions are averaged, so the cost stays that of a copy.
+    """
+    masked = ds.where(clear)
     times = ds[tdim].values
     groups = time_groups(times, within_days)
     if groups.size == 0 or groups[-1] == groups.size - 1:
-        return ds.where(clear), clear
-    first = np.unique(groups, return_index=True)[1]
-    label = xr.DataArray(groups, dims=tdim, name="_group")
-    merged = ds.where(clear).groupby(label).mean(skipna=True)
-    anyclear = clear.groupby(label).any()
-    merged = merged.rename({"_group": tdim}).assign_coords({tdim: times[first]})
-    anyclear = anyclear.rename({"_group": tdim}).assign_coords({tdim: times[first]})
+        return masked, clear
+    starts = np.flatnonzero(np.r_[True, np.diff(groups) > 0])
+    ends = np.r_[starts[1:], groups.size]
+    values, masks = [], []
+    run = starts[0]
+    for a, b in zip(starts, ends, strict=True):
+        if b - a == 1:
+            continue
+        if run < a:  # the singletons before this group, as one slice
+            values.append(masked.isel({tdim: slice(run, a)}))
+            masks.append(clear.isel({tdim: slice(run, a)}))
+        group = {tdim: slice(a, b)}
+        first = {tdim: [times[a]]}
+        values.append(masked.isel(group).mean(tdim, skipna=True).expand_dims(first))
+        masks.append(clear.isel(group).any(tdim).expand_dims(first))
+        run = b
+    if run < groups.size:
+        values.append(masked.isel({tdim: slice(run, None)}))
+        masks.append(clear.isel({tdim: slice(run, None)}))
+    merged = xr.concat(values, dim=tdim).transpose(*masked[next(iter(masked.data_vars))].dims)
+    anyclear = xr.concat(masks, dim=tdim).transpose(*clear.dims)
     return merged, anyclear.rename("clear")
 
 

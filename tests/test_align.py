@@ -205,6 +205,7 @@ def test_same_time_acquisitions_are_merged():
     np.testing.assert_allclose(v[~ca & cb], b.B04.values[~ca & cb])
     assert np.isnan(v[~ca & ~cb]).all()
     np.testing.assert_array_equal(out.clear.isel(time=2).values, ca | cb)
+    assert_same(out, both.chunk({"y": 3}).stori.align(None).compute())
 
 
 def test_target_frequency_and_list(pair):
