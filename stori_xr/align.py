@@ -144,6 +144,8 @@ def merge_optical_times(
         masks.append(clear.isel({tdim: slice(run, None)}))
     merged = xr.concat(values, dim=tdim).transpose(*masked[next(iter(masked.data_vars))].dims)
     anyclear = xr.concat(masks, dim=tdim).transpose(*clear.dims)
+    if merged.chunks:  # the pieces came as several chunks along time: one again
+        merged, anyclear = merged.chunk({tdim: -1}), anyclear.chunk({tdim: -1})
     return merged, anyclear.rename("clear")
 
 
