@@ -1,12 +1,9 @@
 """STORI kernel against its plain numpy reference, with properties, edge cases and accuracy.
 
-Known departures of the numba kernel from its docstring are pinned by
-``xfail(strict=True)`` tests at the end of the file, and one limit of the
-screening (both kernels) beside the screening test: when one is fixed its test
-passes unexpectedly and fails the suite, so the mark is removed with the fix.
-Where the SAR candidate is in play the numba kernel is called one output date at
-a time (:func:`numba_fill`): it reuses local SAR fits across dates, the reference
-does not.
+Defects once found in the numba kernel keep their tests at the end of the file;
+one limit of the screening (both kernels) is pinned by a strict xfail beside the
+screening test: when it is lifted the test passes unexpectedly and fails the
+suite, so the mark goes with the fix.
 """
 
 import numpy as np
@@ -32,16 +29,6 @@ KERNELS = [
     pytest.param(stori_fill, id="numba"),
     pytest.param(stori_fill_reference, id="reference"),
 ]
-
-
-def numba_xfail(reason, **kwargs):
-    """The two kernels, the numba one marked as a known, strict failure."""
-    return [
-        pytest.param(
-            stori_fill, id="numba", marks=pytest.mark.xfail(strict=True, reason=reason, **kwargs)
-        ),
-        pytest.param(stori_fill_reference, id="reference"),
-    ]
 
 
 def synthetic_block(
@@ -83,24 +70,6 @@ def synthetic_block(
         sar = np.stack(feats)
         sar[rng.random(sar.shape) < sar_nan] = np.nan
     return values.astype(dtype), clear, sar, t
-
-
-def sar_in_play(sar, options):
-    cands = options.get("candidates", ("temporal", "sar", "spatial"))
-    return sar is not None and "sar" in ((cands,) if isinstance(cands, str) else cands)
-
-
-def numba_fill(values, clear, sar, t, out_idx, **options):
-    """The numba kernel, one output date at a time when the SAR candidate is in play.
-
-    The numba kernel reuses a local SAR fit while the gap centre moves by less than
-    ``sar_scale_days / 4`` (see test_output_does_not_depend_on_requested_dates); the
-    reference fits on every gap. One date per call makes every fit a fresh one.
-    """
-    if not sar_in_play(sar, options):
-        return stori_fill(values, clear, sar, t, out_idx, **options)
-    outs = [stori_fill(values, clear, sar, t, np.array([i]), **options) for i in out_idx]
-    return tuple(np.concatenate([o[q] for o in outs], axis=-1) for q in range(3))
 
 
 def assert_same(got, want, rtol=1e-5, atol=1e-6):
@@ -223,7 +192,7 @@ def test_matches_reference(name):
     else:  # unsorted, with a repeat
         out_idx = np.random.default_rng(0).choice(nt, 8, replace=False)
         out_idx = np.concatenate([out_idx, out_idx[:2]])
-    got = numba_fill(values, clear, sar, t, out_idx, core=core, **options)
+    got = stori_fill(values, clear, sar, t, out_idx, core=core, **options)
     want = stori_fill_reference(values, clear, sar, t, out_idx, core=core, **options)
     ny, nx = clear.shape[:2]
     y0, y1, x0, x1 = core or (0, ny, 0, nx)
@@ -250,7 +219,7 @@ def test_float32_in_float32_out():
     np.testing.assert_array_equal(v32[:, observed], values[:, observed])
     ref = stori_fill_reference(values, clear, sar, t, np.arange(t.size), **opts)
     assert ref[0].dtype == ref[1].dtype == np.float32
-    assert_same(numba_fill(values, clear, sar, t, np.arange(t.size), **opts), ref, 1e-4, 1e-5)
+    assert_same(stori_fill(values, clear, sar, t, np.arange(t.size), **opts), ref, 1e-4, 1e-5)
     np.testing.assert_array_equal(ref[0][:, observed], values[:, observed])
 
 
@@ -340,7 +309,7 @@ def test_matches_reference_random(case):
     values, clear, sar, t, options = case
     out_idx = np.arange(t.size)
     assert_same(
-        numba_fill(values, clear, sar, t, out_idx, **options),
+        stori_fill(values, clear, sar, t, out_idx, **options),
         stori_fill_reference(values, clear, sar, t, out_idx, **options),
     )
 
@@ -415,7 +384,7 @@ def test_duplicate_dates_match_reference():
     t[9] = t[8]
     t[3] = t[2]
     args = (values, clear, sar, t, np.arange(t.size))
-    assert_same(numba_fill(*args, radius=2), stori_fill_reference(*args, radius=2))
+    assert_same(stori_fill(*args, radius=2), stori_fill_reference(*args, radius=2))
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -545,12 +514,12 @@ def test_spatial_candidate_beats_linear_interpolation(kernel):
     np.testing.assert_allclose(temporal[0][:, 3, 3], lin[:, 0], rtol=1e-12)
 
 
-# ------------------------------------------------------------ known numba departures
+# ------------------------------------------------- defects found once in the numba kernel
 
 
 @pytest.mark.parametrize(
     "kernel",
-    numba_xfail("a clear neighbour with a NaN band poisons the spatial candidate"),
+    KERNELS,
 )
 def test_clear_nan_neighbour_is_ignored(kernel):
     values, clear, sar, t = synthetic_block(40, ny=5, nx=5, nt=15, clear_frac=0.7)
@@ -563,9 +532,7 @@ def test_clear_nan_neighbour_is_ignored(kernel):
     assert np.isfinite(out[:, others]).all()
 
 
-@pytest.mark.parametrize(
-    "kernel", numba_xfail("an infinite clear value is used as an anchor (isnan, not isfinite)")
-)
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_infinite_clear_value_is_not_used(kernel):
     values, clear, sar, t = synthetic_block(41, ny=5, nx=5, nt=15, clear_frac=0.7)
     clear[2, 2] = True
@@ -578,10 +545,7 @@ def test_infinite_clear_value_is_not_used(kernel):
 
 @pytest.mark.parametrize(
     "kernel",
-    numba_xfail(
-        "w = d1 / (d1 + d2) divides by zero when both anchors share the date",
-        raises=ZeroDivisionError,
-    ),
+    KERNELS,
 )
 def test_three_equal_dates(kernel):
     values, clear, sar, t = synthetic_block(42, ny=4, nx=4, nt=12, clear_frac=0.7)
@@ -598,9 +562,7 @@ def test_three_equal_dates(kernel):
     assert flag[1, 1, 0] == TEMPORAL
 
 
-@pytest.mark.parametrize(
-    "kernel", numba_xfail("a byte-swapped float32 input comes back as float64")
-)
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_byte_swapped_float32_stays_float32(kernel):
     values, clear, sar, t = synthetic_block(43, ny=3, nx=3, nt=8, dtype=np.float32)
     out, sigma, _ = kernel(values.astype(">f4"), clear, sar, t, np.arange(t.size))
@@ -609,7 +571,7 @@ def test_byte_swapped_float32_stays_float32(kernel):
 
 @pytest.mark.parametrize(
     "kernel",
-    numba_xfail("a local SAR fit is reused while the gap centre moves by < sar_scale_days / 4"),
+    KERNELS,
 )
 def test_output_does_not_depend_on_requested_dates(kernel):
     values, clear, sar, t = synthetic_block(47, ny=5, nx=5, nt=30, clear_frac=0.6)

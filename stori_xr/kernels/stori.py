@@ -19,7 +19,8 @@ Per pixel:
 3. **SAR-anchored candidate.** Guide ``f(SAR)``: a ridge regression of the band on
    the standardised SAR features, fitted per gap on the pixel's clear dates
    weighted by the biweight ``(1 - (Δt / 3L)²)²`` of the distance
-   to the gap (zero beyond ``3L``, ``L = sar_scale_days``); its residuals are anchored to the
+   to the gap's middle rounded to a multiple of ``L/4`` (zero beyond ``3L``,
+   ``L = sar_scale_days``); its residuals are anchored to the
    bracketing clear values, so the fill is continuous with what was observed.
 4. **Spatial candidate.** Guide ``v_j``: a similar neighbour clear on the gap date.
    Neighbours (a fixed pattern of offsets within ``radius``) are ranked by the
@@ -29,7 +30,8 @@ Per pixel:
    inverse variance, with correlated errors assumed (``rho``).
 5. **Calibration.** Each interior clear value is estimated by the temporal and
    the (global-fit) SAR candidate from its neighbouring clear values; the mean
-   of ``error² / modelled variance`` over the pixel (shrunk towards 1) scales that
+   of ``error² / (2 s2 + c·br)`` (the variance of an observation minus a
+   candidate) over the pixel, shrunk towards 1, scales that
    family's variance, so a family that does worse than its model says on this
    pixel gets less weight (``calibrate=True``).
 6. **Screening.** A clear value that its temporal, spatial and SAR
@@ -71,7 +73,7 @@ DEFAULTS = {
     "sar_scale_days": 60.0,
     "ridge": 0.05,
     "screen_z": 4.0,
-    "rho": 0.5,
+    "rho": 0.15,
     "sigma_scale": 0.65,
     "spread_weight": 1.0,
     "prior_c": 2e-5,
@@ -116,6 +118,13 @@ def _bridge(d1, d2):  # pragma: no cover - numba
 
 
 @numba.njit(nogil=True, cache=True)
+def _weight(d1, d2):  # pragma: no cover - numba
+    """Weight of the later anchor: d1/(d1+d2), or 1/2 when both anchors share the date."""
+    s = d1 + d2
+    return d1 / s if s > 0.0 else 0.5
+
+
+@numba.njit(nogil=True, cache=True)
 def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma: no cover
     """Fit E[Δ²] = 2 s2 + c Δt to increment sums, shrunk towards the prior."""
     s2 = prior_s2
@@ -133,7 +142,7 @@ def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma:
                 slope = sty / stt if stt > 0 else 0.0
             s2 = 0.5 * icpt
             c = slope
-        elif n > 0:
+        else:  # equally spaced steps: nugget only, the rate stays at the prior
             s2 = 0.5 * sy / n
     # shrink towards the prior (prior_w pseudo-increments)
     s2 = (n * s2 + prior_w * prior_s2) / (n + prior_w)
@@ -234,6 +243,17 @@ def _sar_fit(
         for a in range(p):
             coef[k, a] = rhs[k, a]
     return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _fit_centre(ta, tb, scale_days):  # pragma: no cover - numba
+    """Centre of a gap's local SAR fit: its middle, rounded to a multiple of L/4.
+
+    Gaps whose middles round to the same multiple share one fit, so the value on a
+    date does not depend on which other dates are requested.
+    """
+    step = 0.25 * scale_days
+    return np.floor(0.5 * (ta + tb) / step + 0.5) * step
 
 
 @numba.njit(nogil=True, cache=True)
@@ -432,7 +452,7 @@ def _spatial(
         br = _bridge(d1, d2)
         for k in range(nb):
             if a >= 0 and b < nt:
-                w = d1 / (d1 + d2)
+                w = _weight(d1, d2)
                 da = values[iy, ix, a, k] - values[y, x, a, k]
                 db = values[iy, ix, b, k] - values[y, x, b, k]
                 diff = (1.0 - w) * da + w * db
@@ -524,9 +544,7 @@ def _fill_block(
             ox = ix - x0
             n_clear = 0
             for i in range(nt):
-                ok = clear[iy, ix, i]
-                for k in range(nb):
-                    ok = ok and not np.isnan(values[iy, ix, i, k])
+                ok = clear[iy, ix, i]  # clear and finite (see stori_fill)
                 usable[i] = ok
                 screened[i] = False
                 if ok:
@@ -627,13 +645,13 @@ def _fill_block(
                         continue
                     d1 = t[i] - t[a]
                     d2 = t[b] - t[i]
-                    w = d1 / (d1 + d2)
+                    w = _weight(d1, d2)
                     br = _bridge(d1, d2)
                     for k in range(nb):
                         e = values[iy, ix, i, k] - (
                             (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
                         )
-                        sum_t += e * e / (s2[k] + c[k] * br)
+                        sum_t += e * e / (2.0 * s2[k] + c[k] * br)
                     n_t += nb
                     if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
                         for k in range(nb):
@@ -642,7 +660,7 @@ def _fill_block(
                             e = values[iy, ix, i, k] - (
                                 _predict(gcoef, k, feat, i) + (1.0 - w) * ra + w * rb
                             )
-                            sum_s += e * e / (rs2[k] + rc[k] * br)
+                            sum_s += e * e / (2.0 * rs2[k] + rc[k] * br)
                         n_s += nb
                 # shrink towards 1 with prior_w pseudo-observations per band
                 pw = prior_w * nb
@@ -661,7 +679,7 @@ def _fill_block(
                         continue
                     d1 = t[i] - t[a]
                     d2 = t[b] - t[i]
-                    w = d1 / (d1 + d2)
+                    w = _weight(d1, d2)
                     br = _bridge(d1, d2)
                     # screened only when every available family contradicts the
                     # value: test the cheap ones first and stop at the first that agrees
@@ -738,7 +756,7 @@ def _fill_block(
                 d1 = t[i] - t[a] if a >= 0 else -1.0
                 d2 = t[b] - t[i] if b >= 0 else -1.0
                 br = _bridge(d1, d2)
-                w = d1 / (d1 + d2) if (a >= 0 and b >= 0) else 0.0
+                w = _weight(d1, d2) if (a >= 0 and b >= 0) else 0.0
                 # temporal
                 for k in range(nb):
                     if a >= 0 and b >= 0:
@@ -747,14 +765,14 @@ def _fill_block(
                         cand[0, k] = values[iy, ix, a if a >= 0 else b, k]
                     cvar[0, k] = (s2[k] + c[k] * br) * scale_t
                 have[0] = enabled[0]
-                # SAR-anchored (a local fit centred on the gap; reused while the
-                # centre moves by less than a quarter of sar_scale_days)
+                # SAR-anchored (a local fit centred on the gap, see _fit_centre)
                 have[1] = False
                 if enabled[1] and sar_ok and feat_ok[i]:
                     ta = t[a] if a >= 0 else t[i]
                     tb = t[b] if b >= 0 else t[i]
-                    if abs(0.5 * (ta + tb) - fit_centre) > 0.25 * sar_scale_days:
-                        fit_centre = 0.5 * (ta + tb)
+                    centre = _fit_centre(ta, tb, sar_scale_days)
+                    if centre != fit_centre:
+                        fit_centre = centre
                         fit_ok = _sar_fit(
                             values,
                             iy,
@@ -763,7 +781,7 @@ def _fill_block(
                             feat_ok,
                             usable,
                             t,
-                            0.5 * (ta + tb),
+                            centre,
                             sar_scale_days,
                             ridge,
                             coef,
@@ -911,11 +929,14 @@ def stori_fill(
     """
     opts = {**DEFAULTS, **options}
     nb, ny, nx, nt = values.shape
+    # usable = clear and every band finite, for the pixel and for its neighbours
+    clear = np.asarray(clear, dtype=np.bool_) & np.isfinite(values).all(axis=0)
     y0, y1, x0, x1 = core if core is not None else (0, ny, 0, nx)
     m = out_idx.size
     # the kernel reads all bands (and features) of one date together: put them last;
     # float32 stays float32 (observed values must come back bit for bit)
-    work = np.float32 if values.dtype == np.float32 else np.float64
+    single = values.dtype.kind == "f" and values.dtype.itemsize == 4  # any byte order
+    work = np.float32 if single else np.float64
     out_v = np.empty((y1 - y0, x1 - x0, m, nb), dtype=work)
     out_s = np.empty_like(out_v)
     out_f = np.empty((y1 - y0, x1 - x0, m), dtype=np.int8)
@@ -950,7 +971,7 @@ def stori_fill(
         out_s,
         out_f,
     )
-    dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float64
+    dtype = work
     return (
         np.moveaxis(out_v, -1, 0).astype(dtype, copy=False),
         np.moveaxis(out_s, -1, 0).astype(dtype, copy=False),

@@ -18,18 +18,11 @@ whole-series SAR model (:func:`sar_model`), calibration
 each requested date the temporal, SAR-anchored and spatial candidates and their
 fusion (:func:`fuse`, :func:`source_flag`).
 
-Where the numba kernel departs from its docstring, this reference follows the
-docstring:
-
-- a value is usable where ``clear`` is True and every band is *finite* (the
-  pixel's own values and its neighbours'); the numba kernel tests only the
-  pixel's own values and only for NaN;
-- the SAR fit is centred on each gap (``(t_a + t_b) / 2``, with ``t_i`` for a
-  missing anchor) whichever other dates are requested; the numba kernel reuses a
-  fit while the centre moves by less than ``sar_scale_days / 4``, so its value
-  on a date depends on the dates requested before it;
-- two anchors on the same date (three equal times) interpolate with weight 1/2;
-- a byte-swapped float32 input gives a (native) float32 output.
+Written independently of the numba kernel, from its docstring: a value is
+usable where ``clear`` is True and every band is finite (the pixel's own values
+and its neighbours'); the SAR fit is centred on the gap's middle rounded to a
+multiple of ``sar_scale_days / 4``; two anchors on the same date interpolate
+with weight 1/2; a byte-swapped float32 input gives a (native) float32 output.
 """
 
 from __future__ import annotations
@@ -381,19 +374,22 @@ def sar_model(pixel, usable, feat, ok, t, ridge, prior) -> SarModel | None:
 def sar_candidate(pixel, usable, model: SarModel, t, i, a, b, opts) -> Candidate | None:
     """SAR-anchored candidate: a local fit centred on the gap, anchored to its clear values.
 
-    The fit is centred on the middle of the gap, ``(t_a + t_b) / 2``, with ``t_i``
-    standing in for a missing anchor.
+    The fit is centred on the middle of the gap, ``(t_a + t_b) / 2`` (``t_i``
+    standing in for a missing anchor), rounded to a multiple of
+    ``sar_scale_days / 4``.
     """
     if not model.ok[i]:
         return None
     ta = t[a] if a is not None else t[i]
     tb = t[b] if b is not None else t[i]
+    step = 0.25 * opts["sar_scale_days"]
+    centre = np.floor(0.5 * (ta + tb) / step + 0.5) * step
     coef = weighted_ridge_fit(
         pixel,
         usable & model.ok,
         model.feat,
         t,
-        0.5 * (ta + tb),
+        centre,
         opts["sar_scale_days"],
         opts["ridge"],
     )
@@ -490,12 +486,10 @@ def calibration_scales(pixel, usable, t, s2, c, sar: SarModel | None, prior_weig
 
     For every usable date with usable dates on both sides, the leave-one-out
     error of the temporal (and, where the features allow, the SAR-anchored,
-    whole-series fit) estimate is compared with the candidate variance
-    ``s2 + c·br``, as the numba kernel does (the screening compares the same
-    errors with ``2 s2 + c·br``, the variance of an observation minus a
-    candidate). The mean of ``error² / var`` over dates and bands, shrunk
-    towards 1 with ``prior_weight`` pseudo-values per band, scales that
-    family's candidate variance.
+    whole-series fit) estimate is compared with ``2 s2 + c·br``, the variance of
+    an observation minus a candidate (as in the screening). The mean of
+    ``error² / var`` over dates and bands, shrunk towards 1 with ``prior_weight``
+    pseudo-values per band, scales that family's candidate variance.
 
     Returns
     -------
@@ -509,10 +503,10 @@ def calibration_scales(pixel, usable, t, s2, c, sar: SarModel | None, prior_weig
             continue
         br = bridge_factor(*anchor_distances(t, i, a, b))
         loo = guided_bridge(pixel, np.zeros_like(pixel), t, i, a, b)
-        ratios_t.extend((pixel[:, i] - loo) ** 2 / (s2 + c * br))
+        ratios_t.extend((pixel[:, i] - loo) ** 2 / (2.0 * s2 + c * br))
         if sar is not None and sar.ok[i] and sar.ok[a] and sar.ok[b]:
             loo = guided_bridge(pixel, sar.guide, t, i, a, b)
-            ratios_s.extend((pixel[:, i] - loo) ** 2 / (sar.s2 + sar.c * br))
+            ratios_s.extend((pixel[:, i] - loo) ** 2 / (2.0 * sar.s2 + sar.c * br))
     pseudo = prior_weight * pixel.shape[0]
     scale_t = (np.sum(ratios_t) + pseudo) / (len(ratios_t) + pseudo)
     scale_s = (np.sum(ratios_s) + pseudo) / (len(ratios_s) + pseudo)
