@@ -46,8 +46,16 @@ def _short(value: Any) -> str:
 
 
 def copy_crs(target: xr.Dataset, source: xr.Dataset | xr.DataArray) -> xr.Dataset:
-    """Write ``source``'s CRS (if any) on ``target``, the rioxarray way."""
+    """Write ``source``'s CRS (if any) on ``target``, the rioxarray way.
+
+    ``rio.write_crs`` deep-copies the whole object; here the ``spatial_ref``
+    coordinate is made on an empty Dataset and attached, which copies no data.
+    """
     crs = source.rio.crs
     if crs is None:
         return target
-    return target.rio.write_crs(crs)
+    ref = xr.Dataset().rio.write_crs(crs)["spatial_ref"]
+    out = target.assign_coords(spatial_ref=ref)
+    for var in out.data_vars.values():
+        var.encoding["grid_mapping"] = "spatial_ref"
+    return out

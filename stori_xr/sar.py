@@ -239,7 +239,7 @@ def _sar_block(
 def _normalise_and_merge(
     v: np.ndarray, tracks: np.ndarray, groups: np.ndarray, normalise: bool
 ) -> np.ndarray:
-    v = v.astype(np.float64)
+    v = v.astype(np.float64)  # float64 sums: the same result whatever the block layout
     # all-NaN pixels stay NaN; numpy's "Mean of empty slice" says nothing new
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)

@@ -172,7 +172,7 @@ def interp_time(
     Returns
     -------
     out : ndarray, shape (..., nm)
-        Interpolated values, in the dtype of ``values`` (float32 or float64).
+        Interpolated values: float32 for float32 input, float64 otherwise.
     days : ndarray of float32, shape (..., nm)
         Days from each target date to the nearest valid acquisition (inf if none).
     flag : ndarray of int8, shape (..., nm)
@@ -188,21 +188,18 @@ def interp_time(
     ([2.0, 10.0, nan], [2.0, 5.0, 30.0], [0, 1, 2])
     """
     values = np.asarray(values)
-    dtype = values.dtype if values.dtype in (np.float32, np.float64) else np.float64
+    single = values.dtype.kind == "f" and values.dtype.itemsize == 4  # any byte order
+    work = np.float32 if single else np.float64
     lead = values.shape[:-1]
-    v2 = np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=np.float64)
+    v2 = np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=work)
     t = np.ascontiguousarray(t, dtype=np.float64)
     target = np.ascontiguousarray(target, dtype=np.float64)
-    out = np.empty((v2.shape[0], target.size), dtype=np.float64)
-    days = np.empty_like(out)
+    out = np.empty((v2.shape[0], target.size), dtype=work)
+    days = np.empty(out.shape, dtype=np.float32)
     flag = np.empty(out.shape, dtype=np.int8)
     _interp_time_2d(v2, t, target, float(tolerance), out, days, flag)
     shape = (*lead, target.size)
-    return (
-        out.astype(dtype).reshape(shape),
-        days.astype(np.float32).reshape(shape),
-        flag.reshape(shape),
-    )
+    return out.reshape(shape), days.reshape(shape), flag.reshape(shape)
 
 
 def interp_time_reference(
