@@ -179,8 +179,13 @@ def _run_tiles(spec, values, clear, sar, t, out_idx, options):
     halo = spec.halo(options)
     ny, nx = values.shape[1:3]
     if not halo or (ny <= EAGER_TILE and nx <= EAGER_TILE):
-        return _stack(*spec.block(values, clear, sar, t, out_idx, **options))
-    out = np.empty((2 * values.shape[0] + 1, ny, nx, out_idx.size), dtype=values.dtype)
+        return spec.block(values, clear, sar, t, out_idx, **options)
+    shape = (values.shape[0], ny, nx, out_idx.size)
+    out = (
+        np.empty(shape, dtype=values.dtype),
+        np.empty(shape, dtype=values.dtype),
+        np.empty(shape[1:], dtype=np.int8),
+    )
 
     def one(y0: int, x0: int) -> None:
         y1, x1 = min(y0 + EAGER_TILE, ny), min(x0 + EAGER_TILE, nx)
@@ -196,7 +201,8 @@ def _run_tiles(spec, values, clear, sar, t, out_idx, options):
             core=(y0 - ya, y1 - ya, x0 - xa, x1 - xa),
             **options,
         )
-        out[:, y0:y1, x0:x1] = _stack(*part)
+        for full, piece in zip(out, part, strict=True):
+            full[..., y0:y1, x0:x1, :] = piece
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -236,8 +242,8 @@ def run_blocks(
 
     Returns
     -------
-    array, shape (2 nb + 1, ny, nx, m)
-        Values, sigmas, and the source flag (as floats), stacked on the first axis.
+    values, sigma : array, shape (nb, ny, nx, m)
+    source : array of int8, shape (ny, nx, m)
     """
     if not isinstance(values, dsa.Array):
         return _run_tiles(spec, values, clear, sar, t, out_idx, options)
@@ -258,7 +264,7 @@ def run_blocks(
         args = [dsa.overlap.overlap(a, depth={1: halo, 2: halo}, boundary="none") for a in args]
     nb = values.shape[0]
     token = dsa.core.tokenize(values, clear, sar, t, out_idx, sorted(options.items()), spec.name)
-    return dsa.map_blocks(
+    stacked = dsa.map_blocks(
         _block_runner(spec, options, t, out_idx, halo),
         *args,
         chunks=((2 * nb + 1,), ychunks, xchunks, (out_idx.size,)),
@@ -266,6 +272,7 @@ def run_blocks(
         meta=np.array((), dtype=values.dtype),
         name=f"stori-{spec.name}-{token}",
     )
+    return stacked[:nb], stacked[nb : 2 * nb], stacked[2 * nb].astype(np.int8)
 
 
 _SOURCE_ATTRS = {
@@ -352,7 +359,7 @@ def interpolate(
         if feats
         else None
     )
-    stacked = run_blocks(
+    filled, sigma, source = run_blocks(
         spec,
         values.data,
         aligned["clear"].transpose(*order).data,
@@ -361,14 +368,13 @@ def interpolate(
         out_idx,
         options,
     )
-    nb = len(names)
     dims = (ydim, xdim, tdim)
     coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}
     out = xr.Dataset(coords=coords)
     for k, b in enumerate(names):
-        out[b] = xr.DataArray(stacked[k], dims=dims, attrs=ds[b].attrs)
+        out[b] = xr.DataArray(filled[k], dims=dims, attrs=ds[b].attrs)
         out[f"{b}_sigma"] = xr.DataArray(
-            stacked[nb + k],
+            sigma[k],
             dims=dims,
             attrs={
                 "units": ds[b].attrs.get("units", "1"),
@@ -376,9 +382,7 @@ def interpolate(
                 "coverage_content_type": "qualityInformation",
             },
         )
-    out["stori_source"] = xr.DataArray(
-        stacked[2 * nb].astype(np.int8), dims=dims, attrs=_SOURCE_ATTRS
-    )
+    out["stori_source"] = xr.DataArray(source, dims=dims, attrs=_SOURCE_ATTRS)
     if max_gap is not None:
         out = _apply_max_gap(out, aligned, out_idx, tdim, names, to_timedelta_days(max_gap))
     out = out.transpose(*ds[names[0]].dims)

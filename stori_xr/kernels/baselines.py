@@ -15,6 +15,12 @@ import numpy as np
 from stori_xr.kernels.flags import EXTRAPOLATED, NODATA, OBSERVED, SAR, TEMPORAL
 
 
+def _work_dtype(values: np.ndarray) -> type:
+    """float32 for float32 input (any byte order), float64 otherwise."""
+    single = values.dtype.kind == "f" and values.dtype.itemsize == 4
+    return np.float32 if single else np.float64
+
+
 @numba.njit(nogil=True, cache=True)
 def brackets(clear_row, prev, nxt):  # pragma: no cover - numba
     """Index of the last clear date at or before, and first at or after, each date (-1: none)."""
@@ -96,17 +102,18 @@ def linear(
     >>> out.round(3).tolist(), src.tolist()
     ([[[0.1, 0.2, 0.3]]], [[0, 1, 0]])
     """
-    out = np.empty((values.shape[0], values.shape[1], out_idx.size), dtype=np.float64)
+    work = _work_dtype(values)
+    out = np.empty((values.shape[0], values.shape[1], out_idx.size), dtype=work)
     src = np.empty((values.shape[1], out_idx.size), dtype=np.int8)
     _linear(
-        np.ascontiguousarray(values, dtype=np.float64),
+        np.ascontiguousarray(values, dtype=work),
         np.ascontiguousarray(clear, dtype=np.bool_),
         np.ascontiguousarray(t, dtype=np.float64),
         np.ascontiguousarray(out_idx, dtype=np.int64),
         out,
         src,
     )
-    return out.astype(values.dtype), src
+    return out, src
 
 
 def linear_reference(
@@ -291,19 +298,20 @@ def sar_regression(
     out : ndarray, shape (nb, npix, m)
     source : ndarray of int8, shape (npix, m)
     """
-    out = np.empty((values.shape[0], values.shape[1], out_idx.size), dtype=np.float64)
+    work = _work_dtype(values)
+    out = np.empty((values.shape[0], values.shape[1], out_idx.size), dtype=work)
     src = np.empty((values.shape[1], out_idx.size), dtype=np.int8)
     _sar_regression(
-        np.ascontiguousarray(values, dtype=np.float64),
+        np.ascontiguousarray(values, dtype=work),
         np.ascontiguousarray(clear, dtype=np.bool_),
-        np.ascontiguousarray(sar, dtype=np.float64),
+        np.ascontiguousarray(sar, dtype=work),
         np.ascontiguousarray(t, dtype=np.float64),
         np.ascontiguousarray(out_idx, dtype=np.int64),
         float(ridge),
         out,
         src,
     )
-    return out.astype(values.dtype), src
+    return out, src
 
 
 def sar_regression_reference(
