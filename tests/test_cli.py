@@ -58,3 +58,18 @@ def test_speed_benchmark_runs():
         cwd=REPO.parent,
     )
     assert "px-series/s" in res.stdout and "kernel" in res.stdout
+
+
+def test_example_script_runs(wc1, tmp_path):
+    script = REPO / "examples" / "gapfill_worldcereal.py"
+    res = subprocess.run(
+        [sys.executable, str(script), str(wc1), str(tmp_path / "ex")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "reflectance.zarr" in res.stdout
+    out = xr.open_zarr(tmp_path / "ex" / "reflectance.zarr")
+    assert np.isfinite(out.B8A.values).all()
+    assert out.stori_source.isin(range(8)).all()
