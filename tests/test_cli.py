@@ -73,3 +73,14 @@ def test_example_script_runs(wc1, tmp_path):
     out = xr.open_zarr(tmp_path / "ex" / "reflectance.zarr")
     assert np.isfinite(out.B8A.values).all()
     assert out.stori_source.isin(range(8)).all()
+
+
+def test_ablation_benchmark_runs():
+    res = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "ablation.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO.parent,
+    )
+    assert res.stdout.count("temporal + sar + spatial") == 2
