@@ -53,7 +53,6 @@ from stori_xr.dates import (
 )
 from stori_xr.exceptions import (
     AllMissingError,
-    MissingVariableError,
     NoOverlapError,
     StoriError,
 )
@@ -79,26 +78,12 @@ def prepare_optical(
     validate.check_sorted(ds, tdim, "optical")
     names = validate.select_bands(ds, tdim, bands)
     ds = validate.check_time_chunks(ds, tdim, "optical", rechunk)
-    if isinstance(clear, str):
-        if clear not in ds:
-            raise MissingVariableError(f"clear={clear!r} is not a variable of the optical input.")
-        mask = ds[clear]
-    elif clear is not None:
-        mask = clear
-    elif "clear" in ds:
-        mask = ds["clear"]
-    else:
-        mask = None
+    mask = validate.clear_mask(ds, clear)
     out = xr.Dataset({b: validate.check_reflectance_values(ds[b]) for b in names})
     finite = np.isfinite(out[names[0]])
     for b in names[1:]:
         finite = finite & np.isfinite(out[b])
     if mask is not None:
-        if mask.dtype != bool:
-            raise MissingVariableError(
-                f"the clear mask must be boolean (True = usable), got dtype {mask.dtype}; "
-                "convert it, e.g. clear=(scl == 4) | (scl == 5) | (scl == 6)."
-            )
         finite = finite & mask.transpose(*[d for d in out[names[0]].dims if d in mask.dims])
     mask = finite.rename("clear")
     for b in names:

@@ -532,20 +532,9 @@ def _clear_mask(
     ds: xr.Dataset, clear: xr.DataArray | str | None, band: str, order: tuple[Hashable, ...]
 ) -> np.ndarray:
     """The clear mask as a numpy (time, y, x) array (all True when there is none)."""
-    if isinstance(clear, str):
-        if clear not in ds:
-            raise MissingVariableError(f"clear={clear!r} is not a variable of the optical input.")
-        mask = ds[clear]
-    elif clear is not None:
-        mask = clear
-    elif "clear" in ds:
-        mask = ds["clear"]
-    else:
+    mask = validate.clear_mask(ds, clear)
+    if mask is None:
         return np.ones([ds.sizes[d] for d in order], dtype=bool)
-    if mask.dtype != bool:
-        raise MissingVariableError(
-            f"the clear mask must be boolean (True = usable), got dtype {mask.dtype}."
-        )
     return np.asarray(mask.broadcast_like(ds[band]).transpose(*order).values)
 
 

@@ -188,6 +188,34 @@ def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None
     return found
 
 
+def clear_mask(ds: xr.Dataset, clear: xr.DataArray | str | None) -> xr.DataArray | None:
+    """The boolean clear mask: ``clear`` itself, the variable it names, or ``ds.clear``.
+
+    Returns None when there is none.
+
+    Raises
+    ------
+    MissingVariableError
+        When ``clear`` names no variable, or the mask is not boolean.
+    """
+    if isinstance(clear, str):
+        if clear not in ds:
+            raise MissingVariableError(f"clear={clear!r} is not a variable of the optical input.")
+        mask = ds[clear]
+    elif clear is not None:
+        mask = clear
+    elif "clear" in ds:
+        mask = ds["clear"]
+    else:
+        return None
+    if mask.dtype != bool:
+        raise MissingVariableError(
+            f"the clear mask must be boolean (True = usable), got dtype {mask.dtype}; "
+            "convert it, e.g. clear=(scl == 4) | (scl == 5) | (scl == 6)."
+        )
+    return mask
+
+
 def sar_units(var: xr.DataArray, declared: str | None) -> str:
     """Return ``"dB"`` or ``"linear"`` from the ``units`` attribute or ``declared``.
 

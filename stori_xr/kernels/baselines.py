@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from stori_xr.kernels.flags import EXTRAPOLATED, NODATA, OBSERVED, SAR, TEMPORAL
+from stori_xr.kernels.linalg import cholesky_solve
 
 
 def _work_dtype(values: np.ndarray) -> type:
@@ -38,34 +39,43 @@ def brackets(clear_row, prev, nxt):  # pragma: no cover - numba
 
 
 @numba.njit(nogil=True, cache=True)
+def _temporal(values, t, p, i, j, a, b, out, src):  # pragma: no cover - numba
+    """Output j of pixel p at date i from its clear brackets a, b.
+
+    Observed when i is clear, linear between a and b, the nearest one at the ends
+    of the series (extrapolated), or no data.
+    """
+    nb = values.shape[0]
+    if a == i:
+        for k in range(nb):
+            out[k, p, j] = values[k, p, i]
+        src[p, j] = OBSERVED
+    elif a >= 0 and b >= 0:
+        w = (t[i] - t[a]) / (t[b] - t[a])
+        for k in range(nb):
+            out[k, p, j] = (1.0 - w) * values[k, p, a] + w * values[k, p, b]
+        src[p, j] = TEMPORAL
+    elif a >= 0 or b >= 0:
+        c = a if a >= 0 else b
+        for k in range(nb):
+            out[k, p, j] = values[k, p, c]
+        src[p, j] = EXTRAPOLATED
+    else:
+        for k in range(nb):
+            out[k, p, j] = np.nan
+        src[p, j] = NODATA
+
+
+@numba.njit(nogil=True, cache=True)
 def _linear(values, clear, t, out_idx, out, src):  # pragma: no cover - numba
-    nb, npix, nt = values.shape
+    _, npix, nt = values.shape
     prev = np.empty(nt, dtype=np.int64)
     nxt = np.empty(nt, dtype=np.int64)
     for p in range(npix):
         brackets(clear[p], prev, nxt)
         for j in range(out_idx.shape[0]):
             i = out_idx[j]
-            a = prev[i]
-            b = nxt[i]
-            if a == i:
-                for k in range(nb):
-                    out[k, p, j] = values[k, p, i]
-                src[p, j] = OBSERVED
-            elif a >= 0 and b >= 0:
-                w = (t[i] - t[a]) / (t[b] - t[a])
-                for k in range(nb):
-                    out[k, p, j] = (1.0 - w) * values[k, p, a] + w * values[k, p, b]
-                src[p, j] = TEMPORAL
-            elif a >= 0 or b >= 0:
-                c = a if a >= 0 else b
-                for k in range(nb):
-                    out[k, p, j] = values[k, p, c]
-                src[p, j] = EXTRAPOLATED
-            else:
-                for k in range(nb):
-                    out[k, p, j] = np.nan
-                src[p, j] = NODATA
+            _temporal(values, t, p, i, j, prev[i], nxt[i], out, src)
 
 
 def linear(
@@ -142,35 +152,6 @@ def linear_reference(
 
 
 @numba.njit(nogil=True, cache=True)
-def _solve_spd(a, b):  # pragma: no cover - numba
-    """Solve a small symmetric positive definite system in place (Cholesky)."""
-    n = a.shape[0]
-    for j in range(n):
-        s = a[j, j]
-        for k in range(j):
-            s -= a[j, k] * a[j, k]
-        if s <= 0.0:
-            return False
-        a[j, j] = np.sqrt(s)
-        for i in range(j + 1, n):
-            s = a[i, j]
-            for k in range(j):
-                s -= a[i, k] * a[j, k]
-            a[i, j] = s / a[j, j]
-    for i in range(n):
-        s = b[i]
-        for k in range(i):
-            s -= a[i, k] * b[k]
-        b[i] = s / a[i, i]
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for k in range(i + 1, n):
-            s -= a[k, i] * b[k]
-        b[i] = s / a[i, i]
-    return True
-
-
-@numba.njit(nogil=True, cache=True)
 def _sar_regression(values, clear, sar, t, out_idx, ridge, out, src):  # pragma: no cover
     nb, npix, nt = values.shape
     nf = sar.shape[0]
@@ -178,7 +159,7 @@ def _sar_regression(values, clear, sar, t, out_idx, ridge, out, src):  # pragma:
     prev = np.empty(nt, dtype=np.int64)
     nxt = np.empty(nt, dtype=np.int64)
     xtx = np.empty((p1, p1))
-    rhs = np.empty(p1)
+    rhs = np.empty((1, p1))
     coef = np.empty((nb, p1))
     mean = np.empty(nf)
     scale = np.empty(nf)
@@ -206,7 +187,7 @@ def _sar_regression(values, clear, sar, t, out_idx, ridge, out, src):  # pragma:
                 scale[f] = np.sqrt(var) if var > 1e-12 else 1.0
             for k in range(nb):
                 for a in range(p1):
-                    rhs[a] = 0.0
+                    rhs[0, a] = 0.0
                     for b in range(p1):
                         xtx[a, b] = 0.0
                 for i in range(nt):
@@ -218,7 +199,7 @@ def _sar_regression(values, clear, sar, t, out_idx, ridge, out, src):  # pragma:
                     y = values[k, p, i]
                     for a in range(p1):
                         xa = 1.0 if a == 0 else (sar[a - 1, p, i] - mean[a - 1]) / scale[a - 1]
-                        rhs[a] += xa * y
+                        rhs[0, a] += xa * y
                         for b in range(a + 1):
                             xb = 1.0 if b == 0 else (sar[b - 1, p, i] - mean[b - 1]) / scale[b - 1]
                             xtx[a, b] += xa * xb
@@ -227,19 +208,17 @@ def _sar_regression(values, clear, sar, t, out_idx, ridge, out, src):  # pragma:
                         xtx[b, a] = xtx[a, b]
                     if a > 0:
                         xtx[a, a] += ridge * n
-                if not _solve_spd(xtx, rhs):
+                if not cholesky_solve(xtx, rhs, p1, 1):
                     fitted = False
                     break
                 for a in range(p1):
-                    coef[k, a] = rhs[a]
+                    coef[k, a] = rhs[0, a]
         for j in range(out_idx.shape[0]):
             i = out_idx[j]
             a = prev[i]
             b = nxt[i]
             if a == i:
-                for k in range(nb):
-                    out[k, p, j] = values[k, p, i]
-                src[p, j] = OBSERVED
+                _temporal(values, t, p, i, j, a, b, out, src)
                 continue
             ok = fitted
             for f in range(nf):
@@ -251,20 +230,8 @@ def _sar_regression(values, clear, sar, t, out_idx, ridge, out, src):  # pragma:
                         s += coef[k, f + 1] * (sar[f, p, i] - mean[f]) / scale[f]
                     out[k, p, j] = s
                 src[p, j] = SAR
-            elif a >= 0 and b >= 0:
-                w = (t[i] - t[a]) / (t[b] - t[a])
-                for k in range(nb):
-                    out[k, p, j] = (1.0 - w) * values[k, p, a] + w * values[k, p, b]
-                src[p, j] = TEMPORAL
-            elif a >= 0 or b >= 0:
-                c = a if a >= 0 else b
-                for k in range(nb):
-                    out[k, p, j] = values[k, p, c]
-                src[p, j] = EXTRAPOLATED
             else:
-                for k in range(nb):
-                    out[k, p, j] = np.nan
-                src[p, j] = NODATA
+                _temporal(values, t, p, i, j, a, b, out, src)
 
 
 def sar_regression(

@@ -64,6 +64,7 @@ from stori_xr.kernels.flags import (
     SPATIAL,
     TEMPORAL,
 )
+from stori_xr.kernels.linalg import cholesky_solve
 
 #: Default options of :func:`stori_fill`.
 DEFAULTS = {
@@ -172,35 +173,6 @@ def _series_model(values, iy, ix, usable, t, k, prior_s2, prior_c, prior_w):  # 
 
 
 @numba.njit(nogil=True, cache=True)
-def _solve(a, b, p, nrhs):  # pragma: no cover - numba
-    """Solve a p×p SPD system with nrhs right-hand sides in place (Cholesky)."""
-    for j in range(p):
-        s = a[j, j]
-        for q in range(j):
-            s -= a[j, q] * a[j, q]
-        if s <= 1e-12:
-            return False
-        a[j, j] = np.sqrt(s)
-        for i in range(j + 1, p):
-            s = a[i, j]
-            for q in range(j):
-                s -= a[i, q] * a[j, q]
-            a[i, j] = s / a[j, j]
-    for r in range(nrhs):
-        for i in range(p):
-            s = b[r, i]
-            for q in range(i):
-                s -= a[i, q] * b[r, q]
-            b[r, i] = s / a[i, i]
-        for i in range(p - 1, -1, -1):
-            s = b[r, i]
-            for q in range(i + 1, p):
-                s -= a[q, i] * b[r, q]
-            b[r, i] = s / a[i, i]
-    return True
-
-
-@numba.njit(nogil=True, cache=True)
 def _sar_fit(
     values, iy, ix, feat, feat_ok, usable, t, centre, scale_days, ridge, coef, gram, rhs, x
 ):
@@ -237,7 +209,7 @@ def _sar_fit(
             gram[b, a] = gram[a, b]
         if a > 0:
             gram[a, a] += ridge * wsum
-    if not _solve(gram, rhs, p, nb):
+    if not cholesky_solve(gram, rhs, p, nb):
         return False
     for k in range(nb):
         for a in range(p):
