@@ -237,6 +237,28 @@ def _predict(coef, k, feat, i):  # pragma: no cover - numba
 
 
 @numba.njit(nogil=True, cache=True)
+def _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c):  # pragma: no cover - numba
+    """Σ over bands of e² / (2 s2 + c·br): the clear value at i against the line a–b."""
+    z = 0.0
+    for k in range(values.shape[3]):
+        e = values[iy, ix, i, k] - ((1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k])
+        z += e * e / (2.0 * s2[k] + c[k] * br)
+    return z
+
+
+@numba.njit(nogil=True, cache=True)
+def _loo_sar(values, iy, ix, i, a, b, w, br, coef, feat, s2, c):  # pragma: no cover - numba
+    """Σ over bands of e² / (2 s2 + c·br) against the SAR fit anchored at a and b."""
+    z = 0.0
+    for k in range(values.shape[3]):
+        ra = values[iy, ix, a, k] - _predict(coef, k, feat, a)
+        rb = values[iy, ix, b, k] - _predict(coef, k, feat, b)
+        e = values[iy, ix, i, k] - (_predict(coef, k, feat, i) + (1.0 - w) * ra + w * rb)
+        z += e * e / (2.0 * s2[k] + c[k] * br)
+    return z
+
+
+@numba.njit(nogil=True, cache=True)
 def _pixel_features(sar, iy, ix, feat, feat_ok):  # pragma: no cover - numba
     """3×3 mean of the SAR features around the pixel, standardised over time."""
     ny, nx, nt, nf = sar.shape
@@ -619,20 +641,10 @@ def _fill_block(
                     d2 = t[b] - t[i]
                     w = _weight(d1, d2)
                     br = _bridge(d1, d2)
-                    for k in range(nb):
-                        e = values[iy, ix, i, k] - (
-                            (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
-                        )
-                        sum_t += e * e / (2.0 * s2[k] + c[k] * br)
+                    sum_t += _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c)
                     n_t += nb
                     if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
-                        for k in range(nb):
-                            ra = values[iy, ix, a, k] - _predict(gcoef, k, feat, a)
-                            rb = values[iy, ix, b, k] - _predict(gcoef, k, feat, b)
-                            e = values[iy, ix, i, k] - (
-                                _predict(gcoef, k, feat, i) + (1.0 - w) * ra + w * rb
-                            )
-                            sum_s += e * e / (2.0 * rs2[k] + rc[k] * br)
+                        sum_s += _loo_sar(values, iy, ix, i, a, b, w, br, gcoef, feat, rs2, rc)
                         n_s += nb
                 # shrink towards 1 with prior_w pseudo-observations per band
                 pw = prior_w * nb
@@ -655,24 +667,12 @@ def _fill_block(
                     br = _bridge(d1, d2)
                     # screened only when every available family contradicts the
                     # value: test the cheap ones first and stop at the first that agrees
-                    z = 0.0
-                    for k in range(nb):
-                        e = values[iy, ix, i, k] - (
-                            (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
-                        )
-                        z += e * e / (2.0 * s2[k] + c[k] * br)
+                    z = _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c)
                     if z / nb <= lim:
                         continue
                     families = 1
                     if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
-                        z = 0.0
-                        for k in range(nb):
-                            ra = values[iy, ix, a, k] - _predict(gcoef, k, feat, a)
-                            rb = values[iy, ix, b, k] - _predict(gcoef, k, feat, b)
-                            e = values[iy, ix, i, k] - (
-                                _predict(gcoef, k, feat, i) + (1.0 - w) * ra + w * rb
-                            )
-                            z += e * e / (2.0 * rs2[k] + rc[k] * br)
+                        z = _loo_sar(values, iy, ix, i, a, b, w, br, gcoef, feat, rs2, rc)
                         if z / nb <= lim:
                             continue
                         families += 1
