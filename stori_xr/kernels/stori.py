@@ -300,77 +300,128 @@ def _pixel_features(sar, iy, ix, feat, feat_ok):  # pragma: no cover - numba
 
 
 @numba.njit(nogil=True, cache=True)
-def _neighbours(
+def _pair_model(
+    values, clear, t, iy, ix, y, x, min_joint, prior_s2, prior_c, prior_w, s2k, ck, buf
+):
+    # pragma: no cover - numba
+    """Error model of the difference between two pixels over their jointly clear dates.
+
+    Fills ``s2k``, ``ck`` per band and returns the ranking score ``Σ (s2 + 30 c)``,
+    or inf with fewer than ``min_joint`` joint dates. Symmetric in the two pixels
+    (to the last bit), so one computation serves both.
+    """
+    nb = values.shape[3]
+    sy = buf[0]
+    sty = buf[1]
+    dlast = buf[2]
+    n = 0
+    joint = 0
+    st = stt = 0.0
+    for k in range(nb):
+        sy[k] = 0.0
+        sty[k] = 0.0
+    vi = values[iy, ix]
+    vj = values[y, x]
+    ci = clear[iy, ix]
+    cj = clear[y, x]
+    t_last = 0.0
+    for i in range(t.shape[0]):
+        if not (ci[i] and cj[i]):
+            continue
+        if joint > 0:
+            dt = t[i] - t_last
+            n += 1
+            st += dt
+            stt += dt * dt
+            for k in range(nb):
+                dk = vi[i, k] - vj[i, k]
+                d = dk - dlast[k]
+                dlast[k] = dk
+                sy[k] += d * d
+                sty[k] += d * d * dt
+        else:
+            for k in range(nb):
+                dlast[k] = vi[i, k] - vj[i, k]
+        joint += 1
+        t_last = t[i]
+    if joint < min_joint:
+        return np.inf
+    total = 0.0
+    for k in range(nb):
+        s2k[k], ck[k] = _fit_increments(n, st, stt, sy[k], sty[k], prior_s2, prior_c, prior_w)
+        total += s2k[k] + 30.0 * ck[k]
+    return total
+
+
+@numba.njit(nogil=True, cache=True)
+def _all_pairs(
     values,
     clear,
-    iy,
-    ix,
-    usable,
-    use_idx,
-    n_use,
     t,
     offsets,
-    pool,
+    opposite,
+    y0,
+    y1,
+    x0,
+    x1,
     min_joint,
     prior_s2,
     prior_c,
     prior_w,
-    nb_y,
-    nb_x,
-    nb_s2,
-    nb_c,
-    score,
+    p_score,
+    p_s2,
+    p_c,
     buf,
 ):  # pragma: no cover - numba
-    """Rank the neighbours by the stability of their difference; return how many kept."""
-    ny, nx, _, nb = values.shape
+    """Pair models of every core pixel with every offset, each pair computed once."""
+    ny, nx, _, _ = values.shape
+    for iy in range(y0, y1):
+        for ix in range(x0, x1):
+            oy = iy - y0
+            ox = ix - x0
+            for o in range(offsets.shape[0]):
+                y = iy + offsets[o, 0]
+                x = ix + offsets[o, 1]
+                if y < 0 or y >= ny or x < 0 or x >= nx:
+                    p_score[oy, ox, o] = np.inf
+                    continue
+                partner_in_core = y0 <= y < y1 and x0 <= x < x1
+                if partner_in_core and opposite[o] < o:
+                    continue  # the partner computes this pair (and fills this slot)
+                p_score[oy, ox, o] = _pair_model(
+                    values,
+                    clear,
+                    t,
+                    iy,
+                    ix,
+                    y,
+                    x,
+                    min_joint,
+                    prior_s2,
+                    prior_c,
+                    prior_w,
+                    p_s2[oy, ox, o],
+                    p_c[oy, ox, o],
+                    buf,
+                )
+                if partner_in_core:
+                    q = opposite[o]
+                    p_score[y - y0, x - x0, q] = p_score[oy, ox, o]
+                    p_s2[y - y0, x - x0, q] = p_s2[oy, ox, o]
+                    p_c[y - y0, x - x0, q] = p_c[oy, ox, o]
+
+
+@numba.njit(nogil=True, cache=True)
+def _neighbours(
+    offsets, iy, ix, p_score, p_s2, p_c, pool, nb_y, nb_x, nb_s2, nb_c, score
+):  # pragma: no cover - numba
+    """The ``pool`` best neighbours of a core pixel, best first; returns how many."""
+    nb = p_s2.shape[1]
     kept = 0
-    s2k = buf[0]
-    ck = buf[1]
-    sy = buf[2]
-    sty = buf[3]
-    dlast = buf[4]
     for o in range(offsets.shape[0]):
-        y = iy + offsets[o, 0]
-        x = ix + offsets[o, 1]
-        if y < 0 or y >= ny or x < 0 or x >= nx:
+        total = p_score[o]
+        if total == np.inf:
             continue
-        n = 0
-        joint = 0
-        st = stt = 0.0
-        for k in range(nb):
-            sy[k] = 0.0
-            sty[k] = 0.0
-        vi = values[iy, ix]
-        vj = values[y, x]
-        cj = clear[y, x]
-        t_last = 0.0
-        for u in range(n_use):
-            i = use_idx[u]
-            if not cj[i]:
-                continue
-            if joint > 0:
-                dt = t[i] - t_last
-                n += 1
-                st += dt
-                stt += dt * dt
-                for k in range(nb):
-                    dk = vi[i, k] - vj[i, k]
-                    d = dk - dlast[k]
-                    dlast[k] = dk
-                    sy[k] += d * d
-                    sty[k] += d * d * dt
-            else:
-                for k in range(nb):
-                    dlast[k] = vi[i, k] - vj[i, k]
-            joint += 1
-            t_last = t[i]
-        if joint < min_joint:
-            continue
-        total = 0.0
-        for k in range(nb):
-            s2k[k], ck[k] = _fit_increments(n, st, stt, sy[k], sty[k], prior_s2, prior_c, prior_w)
-            total += s2k[k] + 30.0 * ck[k]
         # insertion into the sorted pool (ties keep the earlier, nearer offset)
         pos = kept
         while pos > 0 and score[pos - 1] > total:
@@ -386,11 +437,11 @@ def _neighbours(
                 nb_s2[q, k] = nb_s2[q - 1, k]
                 nb_c[q, k] = nb_c[q - 1, k]
         score[pos] = total
-        nb_y[pos] = y
-        nb_x[pos] = x
+        nb_y[pos] = iy + offsets[o, 0]
+        nb_x[pos] = ix + offsets[o, 1]
         for k in range(nb):
-            nb_s2[pos, k] = s2k[k]
-            nb_c[pos, k] = ck[k]
+            nb_s2[pos, k] = p_s2[o, k]
+            nb_c[pos, k] = p_c[o, k]
         if kept < pool:
             kept += 1
     return kept
@@ -483,6 +534,10 @@ def _fill_block(
     x0,
     x1,
     offsets,
+    opposite,
+    p_score,
+    p_s2,
+    p_c,
     n_similar,
     pool,
     sar_scale_days,
@@ -532,6 +587,25 @@ def _fill_block(
     gram = np.empty((nf + 1, nf + 1))
     rhs = np.empty((nb, nf + 1))
     xrow = np.empty(nf + 1)
+    _all_pairs(
+        values,
+        clear,
+        t,
+        offsets,
+        opposite,
+        y0,
+        y1,
+        x0,
+        x1,
+        min_joint,
+        prior_s2,
+        prior_c,
+        prior_w,
+        p_score,
+        p_s2,
+        p_c,
+        buf,
+    )
     for iy in range(y0, y1):
         for ix in range(x0, x1):
             oy = iy - y0
@@ -556,26 +630,18 @@ def _fill_block(
                     values, iy, ix, usable, t, k, prior_s2, prior_c, prior_w
                 )
             kept = _neighbours(
-                values,
-                clear,
+                offsets,
                 iy,
                 ix,
-                usable,
-                use_idx,
-                n_clear,
-                t,
-                offsets,
+                p_score[oy, ox],
+                p_s2[oy, ox],
+                p_c[oy, ox],
                 pool,
-                min_joint,
-                prior_s2,
-                prior_c,
-                prior_w,
                 nb_y,
                 nb_x,
                 nb_s2,
                 nb_c,
                 score,
-                buf,
             )
             sar_ok = False
             if has_sar:
@@ -852,6 +918,16 @@ def _fill_block(
                     out_f[oy, ox, j] = TEMPORAL
 
 
+#: Side of the square sub-windows whose pair models are computed together.
+SUBTILE = 64
+
+
+def _opposite(offsets: np.ndarray) -> np.ndarray:
+    """Index of the offset pointing back, for every offset of the pattern."""
+    index = {(int(dy), int(dx)): i for i, (dy, dx) in enumerate(offsets)}
+    return np.array([index[(-int(dy), -int(dx))] for dy, dx in offsets], dtype=np.int64)
+
+
 def _enabled(candidates) -> np.ndarray:
     names = [candidates] if isinstance(candidates, str) else list(candidates)
     unknown = sorted(set(names) - set(_FAMILIES))
@@ -914,35 +990,55 @@ def stori_fill(
     out_f = np.empty((y1 - y0, x1 - x0, m), dtype=np.int8)
     if sar is None:
         sar = np.empty((0, ny, nx, nt), dtype=work)
-    _fill_block(
-        np.ascontiguousarray(np.moveaxis(values, 0, -1), dtype=work),
-        np.ascontiguousarray(clear, dtype=np.bool_),
-        np.ascontiguousarray(np.moveaxis(sar, 0, -1), dtype=work),
-        np.ascontiguousarray(t, dtype=np.float64),
-        np.ascontiguousarray(out_idx, dtype=np.int64),
-        int(y0),
-        int(y1),
-        int(x0),
-        int(x1),
-        neighbour_offsets(int(opts["radius"])),
-        int(opts["n_similar"]),
-        int(opts["pool"]),
-        float(opts["sar_scale_days"]),
-        float(opts["ridge"]),
-        float(opts["screen_z"]),
-        float(opts["rho"]),
-        float(opts["sigma_scale"]),
-        float(opts["spread_weight"]),
-        float(opts["prior_c"]),
-        float(opts["prior_s2"]),
-        float(opts["prior_weight"]),
-        int(opts["min_joint"]),
-        bool(opts["calibrate"]),
-        _enabled(opts["candidates"]),
-        out_v,
-        out_s,
-        out_f,
-    )
+    values_t = np.ascontiguousarray(np.moveaxis(values, 0, -1), dtype=work)
+    sar_t = np.ascontiguousarray(np.moveaxis(sar, 0, -1), dtype=work)
+    clear = np.ascontiguousarray(clear, dtype=np.bool_)
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    out_idx = np.ascontiguousarray(out_idx, dtype=np.int64)
+    offsets = neighbour_offsets(int(opts["radius"]))
+    opposite = _opposite(offsets)
+    # pair models are kept for one sub-window of the core at a time (bounded memory)
+    tile = SUBTILE
+    p_score = np.empty((tile, tile, len(offsets)))
+    p_s2 = np.empty((tile, tile, len(offsets), nb))
+    p_c = np.empty_like(p_s2)
+    for sy in range(y0, y1, tile):
+        for sx in range(x0, x1, tile):
+            ey, ex = min(sy + tile, y1), min(sx + tile, x1)
+            win = (slice(sy - y0, ey - y0), slice(sx - x0, ex - x0))
+            _fill_block(
+                values_t,
+                clear,
+                sar_t,
+                t,
+                out_idx,
+                sy,
+                ey,
+                sx,
+                ex,
+                offsets,
+                opposite,
+                p_score,
+                p_s2,
+                p_c,
+                int(opts["n_similar"]),
+                int(opts["pool"]),
+                float(opts["sar_scale_days"]),
+                float(opts["ridge"]),
+                float(opts["screen_z"]),
+                float(opts["rho"]),
+                float(opts["sigma_scale"]),
+                float(opts["spread_weight"]),
+                float(opts["prior_c"]),
+                float(opts["prior_s2"]),
+                float(opts["prior_weight"]),
+                int(opts["min_joint"]),
+                bool(opts["calibrate"]),
+                _enabled(opts["candidates"]),
+                out_v[win],
+                out_s[win],
+                out_f[win],
+            )
     dtype = work
     return (
         np.moveaxis(out_v, -1, 0).astype(dtype, copy=False),
