@@ -579,3 +579,24 @@ def test_output_does_not_depend_on_requested_dates(kernel):
     forward = kernel(values, clear, sar, t, np.arange(t.size), **opts)
     backward = kernel(values, clear, sar, t, np.arange(t.size)[::-1], **opts)
     assert_same(backward, tuple(a[..., ::-1] for a in forward))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_extra_output_dates_change_nothing(kernel):
+    """Dates added for output only (no optical value) leave the other dates' values alone."""
+    values, clear, sar, t = synthetic_block(48, ny=5, nx=5, nt=20, clear_frac=0.6)
+    mid = 0.5 * (t[1:] + t[:-1])
+    t2 = np.sort(np.r_[t, mid])
+    keep = np.searchsorted(t2, t)
+    extra = np.setdiff1d(np.arange(t2.size), keep)
+    values2 = np.full((*values.shape[:3], t2.size), np.nan)
+    values2[..., keep] = values
+    clear2 = np.zeros((*clear.shape[:2], t2.size), dtype=bool)
+    clear2[..., keep] = clear
+    sar2 = np.empty((*sar.shape[:3], t2.size))
+    sar2[..., keep] = sar
+    sar2[..., extra] = 0.5 * (sar[..., :-1] + sar[..., 1:])
+    opts = {"radius": 2}
+    base = kernel(values, clear, sar, t, np.arange(t.size), **opts)
+    more = kernel(values2, clear2, sar2, t2, keep, **opts)
+    assert_same(more, base, rtol=1e-12, atol=1e-12)

@@ -259,8 +259,12 @@ def _loo_sar(values, iy, ix, i, a, b, w, br, coef, feat, s2, c):  # pragma: no c
 
 
 @numba.njit(nogil=True, cache=True)
-def _pixel_features(sar, iy, ix, feat, feat_ok):  # pragma: no cover - numba
-    """3×3 mean of the SAR features around the pixel, standardised over time."""
+def _pixel_features(sar, iy, ix, usable, feat, feat_ok):  # pragma: no cover - numba
+    """3×3 mean of the SAR features around the pixel, standardised over its usable dates.
+
+    Only dates with an optical value enter the standardisation, so dates added
+    for output alone change nothing.
+    """
     ny, nx, nt, nf = sar.shape
     for f in range(nf):
         for i in range(nt):
@@ -286,7 +290,7 @@ def _pixel_features(sar, iy, ix, feat, feat_ok):  # pragma: no cover - numba
         ss = 0.0
         n = 0
         for i in range(nt):
-            if feat_ok[i]:
+            if feat_ok[i] and usable[i]:
                 s += feat[f, i]
                 ss += feat[f, i] * feat[f, i]
                 n += 1
@@ -645,7 +649,7 @@ def _fill_block(
             )
             sar_ok = False
             if has_sar:
-                _pixel_features(sar, iy, ix, feat, feat_ok)
+                _pixel_features(sar, iy, ix, usable, feat, feat_ok)
                 centre = 0.5 * (t[0] + t[nt - 1])
                 sar_ok = _sar_fit(
                     values,

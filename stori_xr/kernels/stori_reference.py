@@ -248,8 +248,10 @@ def temporal_candidate(pixel, t, i, a, b, s2, c) -> Candidate:
 # ---------------------------------------------------------------------- SAR
 
 
-def sar_features(sar: np.ndarray, y: int, x: int) -> tuple[np.ndarray, np.ndarray]:
-    """SAR features of one pixel: 3×3 mean (NaN ignored), standardised over time.
+def sar_features(
+    sar: np.ndarray, y: int, x: int, usable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """SAR features of one pixel: 3×3 mean (NaN ignored), standardised over its clear dates.
 
     Parameters
     ----------
@@ -257,12 +259,16 @@ def sar_features(sar: np.ndarray, y: int, x: int) -> tuple[np.ndarray, np.ndarra
         SAR features of the block, NaN where missing.
     y, x : int
         The pixel.
+    usable : ndarray of bool, shape (nt,)
+        The pixel's usable optical dates.
 
     Returns
     -------
     feat : ndarray, shape (nf, nt)
-        Features, each standardised (population variance) over the dates where
-        all are available; left unscaled when its variance is below 1e-12.
+        Features, each standardised (population variance) over the usable dates
+        where all are available (so that dates without an optical value, such as
+        extra output dates, change nothing); left unscaled when its variance is
+        below 1e-12.
     ok : ndarray of bool, shape (nt,)
         Dates where every feature is available.
     """
@@ -274,11 +280,12 @@ def sar_features(sar: np.ndarray, y: int, x: int) -> tuple[np.ndarray, np.ndarra
     feat = np.full((nf, nt), np.nan)
     feat[count > 0] = total[count > 0] / count[count > 0]
     ok = ~np.isnan(feat).any(axis=0)
+    fit = ok & usable
     for f in range(nf):
-        if not ok.any():
+        if not fit.any():
             continue
-        mean = feat[f, ok].mean()
-        var = feat[f, ok].var()
+        mean = feat[f, fit].mean()
+        var = feat[f, fit].var()
         sd = np.sqrt(var) if var > SINGULAR else 1.0
         feat[f] = (feat[f] - mean) / sd
     return feat, ok
@@ -645,7 +652,7 @@ def fill_pixel(values, usable_all, sar, y, x, t, out_idx, opts):
     neighbours = rank_neighbours(values, usable_all, y, x, t, opts, prior)
     model = None
     if sar is not None and sar.shape[0] > 0:
-        feat, ok = sar_features(sar, y, x)
+        feat, ok = sar_features(sar, y, x, usable)
         model = sar_model(pixel, usable, feat, ok, t, float(opts["ridge"]), prior)
     scale_t, scale_s = 1.0, 1.0
     if opts["calibrate"] and usable.sum() >= 3:
