@@ -44,7 +44,10 @@ import xarray as xr
 
 from stori_xr import validate
 from stori_xr.dates import (
+    MATCH_WITHIN,
+    MERGE_WITHIN,
     TimesLike,
+    nearest_within,
     resolve_times,
     span,
     time_groups,
@@ -79,6 +82,8 @@ def prepare_optical(
     names = validate.select_bands(ds, tdim, bands)
     ds = validate.check_time_chunks(ds, tdim, "optical", rechunk)
     mask = validate.clear_mask(ds, clear)
+    if mask is not None:
+        mask = validate.check_time_chunks(mask, tdim, "clear mask", rechunk)
     out = xr.Dataset({b: validate.check_reflectance_values(ds[b]) for b in names})
     finite = np.isfinite(out[names[0]])
     for b in names[1:]:
@@ -138,15 +143,9 @@ def optical_on_targets(
     ds: xr.Dataset, clear: xr.DataArray, tdim: Hashable, targets: np.ndarray, within_days: float
 ) -> tuple[xr.Dataset, xr.DataArray]:
     """Place optical values on the target dates whose nearest acquisition is close enough."""
-    t = to_days(ds[tdim].values)
-    if t.size == targets.size and np.array_equal(ds[tdim].values, targets):
+    if ds.sizes[tdim] == targets.size and np.array_equal(ds[tdim].values, targets):
         return ds, clear
-    tau = to_days(targets)
-    idx = np.clip(np.searchsorted(t, tau), 1, max(t.size - 1, 1))
-    left = np.clip(idx - 1, 0, t.size - 1)
-    right = np.clip(idx, 0, t.size - 1)
-    nearest = np.where(np.abs(t[left] - tau) <= np.abs(t[right] - tau), left, right)
-    hit = np.abs(t[nearest] - tau) <= within_days
+    nearest, hit = nearest_within(ds[tdim].values, targets, within_days)
     sel = {tdim: xr.DataArray(nearest, dims=tdim)}
     hit_da = xr.DataArray(hit, dims=tdim)
     out = ds.isel(sel).assign_coords({tdim: targets}).where(hit_da)
@@ -225,8 +224,8 @@ def align(
     time_dim: Hashable | None = None,
     sar_units: str | None = None,
     orbit_normalise: bool = True,
-    merge_within: str | float = "60s",
-    match_within: str | float = "12h",
+    merge_within: str | float = MERGE_WITHIN,
+    match_within: str | float = MATCH_WITHIN,
     rechunk: bool = False,
 ) -> xr.Dataset:
     """Put optical and SAR cubes on the optical grid and the target dates.
@@ -324,9 +323,8 @@ def align(
     for k, attrs in _ATTRS.items():
         if k in out:
             out[k].attrs.update(attrs)
-    src = optical if isinstance(optical, xr.Dataset) else optical.to_dataset(name="_")
     out.attrs = append_history(
-        src.attrs,
+        optical.attrs,
         format_call(
             "align",
             times=times,
@@ -340,10 +338,7 @@ def align(
 
 def _check_temporal_overlap(sar_times: np.ndarray, targets: np.ndarray, tol: float) -> None:
     """Raise :class:`NoOverlapError` when no SAR acquisition is near any target date."""
-    s, t = to_days(sar_times), to_days(targets)
-    idx = np.clip(np.searchsorted(s, t), 1, max(s.size - 1, 1))
-    gap = np.minimum(np.abs(s[idx - 1] - t), np.abs(s[np.minimum(idx, s.size - 1)] - t))
-    if not (gap <= tol).any():
+    if not nearest_within(sar_times, targets, tol)[1].any():
         raise NoOverlapError(
             f"no SAR acquisition ({span(sar_times)}) lies within tolerance={tol:g} days of "
             f"any target date ({span(targets)}); give SAR for the same period or a larger "

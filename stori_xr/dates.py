@@ -13,6 +13,11 @@ from stori_xr.exceptions import NoOverlapError, UnsortedTimeError
 
 _NS_PER_DAY = 86_400e9
 
+#: Acquisitions closer than this are merged into one (two granules of one overpass).
+MERGE_WITHIN = "60s"
+#: An optical acquisition this close to a target date gives that date its value.
+MATCH_WITHIN = "12h"
+
 TimesLike = str | Sequence[Any] | np.ndarray | pd.DatetimeIndex | xr.DataArray | None
 
 
@@ -83,3 +88,35 @@ def time_groups(times: np.ndarray, within_days: float) -> np.ndarray:
 def span(times: np.ndarray) -> str:
     """``'YYYY-MM-DD to YYYY-MM-DD'``: the first and last of sorted dates, for messages."""
     return f"{pd.Timestamp(times[0]):%Y-%m-%d} to {pd.Timestamp(times[-1]):%Y-%m-%d}"
+
+
+def merged_times(times: np.ndarray, within_days: float) -> np.ndarray:
+    """The first time of each group of acquisitions closer than ``within_days``."""
+    groups = time_groups(times, within_days)
+    return np.asarray(times)[np.unique(groups, return_index=True)[1]]
+
+
+def nearest_within(
+    times: np.ndarray, targets: np.ndarray, within_days: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each target, the index of the nearest time and whether it is within reach.
+
+    Parameters
+    ----------
+    times, targets : ndarray of datetime64
+        Sorted times, and the dates to match.
+    within_days : float
+        Largest distance in days that counts as a match.
+
+    Returns
+    -------
+    nearest : ndarray of int
+        Index into ``times`` of the nearest time to each target.
+    hit : ndarray of bool
+        Whether that time lies within ``within_days``.
+    """
+    t, tau = to_days(times), to_days(targets)
+    right = np.clip(np.searchsorted(t, tau), 0, t.size - 1)
+    left = np.clip(right - 1, 0, t.size - 1)
+    nearest = np.where(np.abs(t[left] - tau) <= np.abs(t[right] - tau), left, right)
+    return nearest, np.abs(t[nearest] - tau) <= within_days

@@ -33,7 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from stori_xr import fill, validate
-from stori_xr.dates import time_groups, to_days, to_timedelta_days
+from stori_xr.dates import MERGE_WITHIN, time_groups, to_days, to_timedelta_days
 from stori_xr.exceptions import DataFormatError, MissingVariableError
 
 __all__ = [
@@ -518,6 +518,13 @@ def evaluate(
                 **dict(method_options.get(method, {})),
             ).compute()
             seconds = time.perf_counter() - start
+            # acquisitions seconds apart come back merged (and were hidden together):
+            # each one is scored against its merged date's estimate
+            out = out.reindex(
+                {tdim: optical[tdim].values},
+                method="nearest",
+                tolerance=np.timedelta64(int(to_timedelta_days(MERGE_WITHIN) * 86400), "s"),
+            )
             est = _stack(out, names, order, truth.shape)
             sig = _stack(out, [f"{b}_sigma" for b in names], order, truth.shape)
             table = score(truth, est, sig, hidden, gap, names, method=method)

@@ -24,7 +24,16 @@ import xarray as xr
 
 from stori_xr import validate
 from stori_xr.align import align
-from stori_xr.dates import TimesLike, resolve_times, time_groups, to_days, to_timedelta_days
+from stori_xr.dates import (
+    MATCH_WITHIN,
+    MERGE_WITHIN,
+    TimesLike,
+    merged_times,
+    nearest_within,
+    resolve_times,
+    to_days,
+    to_timedelta_days,
+)
 from stori_xr.exceptions import MissingVariableError, StoriError
 from stori_xr.kernels import baselines, stori, whittaker
 from stori_xr.kernels.flags import FLAG_MEANINGS, FLAG_VALUES, NODATA, OBSERVED
@@ -46,14 +55,17 @@ class Method:
     needs_sar: bool = False
     sar_features: tuple[str, ...] = ()
     halo_option: str | None = None
+    halo_extra: int = 0
     options: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], None] | None = None
 
     def halo(self, options: dict[str, Any]) -> int:
         """Pixels of neighbourhood that one pixel's result depends on."""
         if self.halo_option is None:
             return 0
-        return int(options.get(self.halo_option, self.defaults[self.halo_option]))
+        radius = int(options.get(self.halo_option, self.defaults[self.halo_option]))
+        return radius + self.halo_extra
 
 
 def _per_pixel(fn: Callable[..., tuple[np.ndarray, np.ndarray]], with_sar: bool) -> BlockFunction:
@@ -84,6 +96,21 @@ def _whittaker_block(values, clear, sar, t, out_idx, *, lmbda=1e4, order=2, step
     return out.reshape(nb, ny, nx, m).astype(values.dtype), sigma, src.reshape(ny, nx, m)
 
 
+def _check_whittaker(options: dict[str, Any]) -> None:
+    lmbda = options.get("lmbda", 1e4)
+    if isinstance(lmbda, str) and lmbda != "gcv":
+        raise MethodError(f"lmbda={lmbda!r}: give a number (e.g. 1e4) or 'gcv'.")
+
+
+def _check_kernel(options: dict[str, Any]) -> None:
+    try:
+        stori.enabled_candidates(options.get("candidates", stori.DEFAULTS["candidates"]))
+    except ValueError as err:
+        raise MethodError(str(err)) from None
+    if int(options.get("radius", stori.DEFAULTS["radius"])) < 0:
+        raise MethodError("radius must be 0 or more pixels.")
+
+
 METHODS: dict[str, Method] = {
     "linear": Method("linear", _per_pixel(baselines.linear, with_sar=False)),
     "sar-regression": Method(
@@ -93,14 +120,21 @@ METHODS: dict[str, Method] = {
         sar_features=("VV", "VH", "RVI"),
         options=("ridge",),
     ),
-    "whittaker": Method("whittaker", _whittaker_block, options=("lmbda", "order", "step")),
+    "whittaker": Method(
+        "whittaker",
+        _whittaker_block,
+        options=("lmbda", "order", "step"),
+        check=_check_whittaker,
+    ),
     "kernel": Method(
         "kernel",
         stori.stori_fill,
         sar_features=("VV", "VH", "RVI"),
         halo_option="radius",
+        halo_extra=1,  # the SAR features are smoothed over 3 x 3 pixels
         options=tuple(stori.DEFAULTS),
         defaults=stori.DEFAULTS,
+        check=_check_kernel,
     ),
 }
 
@@ -119,21 +153,16 @@ def _method(name: str, options: dict[str, Any]) -> Method:
         raise MethodError(
             f"method={name!r} takes no option {unknown}; its options are {list(spec.options)}."
         )
+    if spec.check is not None:
+        spec.check(options)
     return spec
 
 
 def _time_axis(
-    optical_times: np.ndarray, targets: np.ndarray, match_days: float, merge_days: float
+    t_opt: np.ndarray, targets: np.ndarray, match_days: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The working time axis (merged optical dates plus unmatched targets) and target indices."""
-    groups = time_groups(optical_times, merge_days)
-    t_opt = np.asarray(optical_times)[np.unique(groups, return_index=True)[1]]
-    d_opt, d_tar = to_days(t_opt), to_days(targets)
-    pos = np.clip(np.searchsorted(d_opt, d_tar), 1, max(d_opt.size - 1, 1))
-    left = np.clip(pos - 1, 0, d_opt.size - 1)
-    right = np.clip(pos, 0, d_opt.size - 1)
-    near = np.where(np.abs(d_opt[left] - d_tar) <= np.abs(d_opt[right] - d_tar), left, right)
-    hit = np.abs(d_opt[near] - d_tar) <= match_days
+    """The working time axis (optical dates plus unmatched targets) and target indices."""
+    near, hit = nearest_within(t_opt, targets, match_days)
     t_all = np.union1d(t_opt, targets[~hit])
     matched = np.where(hit, t_opt[near], targets)
     return t_all, np.searchsorted(t_all, matched)
@@ -212,6 +241,17 @@ def _run_tiles(spec, values, clear, sar, t, out_idx, options):
     return out
 
 
+def _widen(chunks: tuple[int, ...], halo: int) -> tuple[int, ...]:
+    """Chunk sizes where every chunk narrower than ``halo`` joins its neighbour."""
+    out: list[int] = []
+    for size in chunks:
+        if out and (size < halo or out[-1] < halo):
+            out[-1] += size
+        else:
+            out.append(size)
+    return tuple(out)
+
+
 def run_blocks(
     spec: Method,
     values: np.ndarray | dsa.Array,
@@ -248,13 +288,12 @@ def run_blocks(
     if not isinstance(values, dsa.Array):
         return _run_tiles(spec, values, clear, sar, t, out_idx, options)
     halo = spec.halo(options)
-    ychunks, xchunks = values.chunks[1], values.chunks[2]
-    if halo and min(*ychunks, *xchunks) < halo:
-        raise validate.ChunkingError(
-            f"method={spec.name!r} looks {halo} pixels around each pixel, but some y/x "
-            f"chunks are smaller than that ({min(*ychunks, *xchunks)} px); use larger "
-            "chunks, e.g. .chunk({'y': 256, 'x': 256})."
-        )
+    # dask's overlap needs every chunk at least as wide as the halo: merge narrower
+    # ones into their neighbour (the values do not depend on the chunks)
+    ychunks, xchunks = _widen(values.chunks[1], halo), _widen(values.chunks[2], halo)
+    values = values.rechunk({1: ychunks, 2: xchunks})
+    clear = clear.rechunk({0: ychunks, 1: xchunks})
+    sar = None if sar is None else sar.rechunk({1: ychunks, 2: xchunks})
     # every argument as (k, y, x, t) with k and t in one chunk: the clear mask gets a
     # leading unit axis
     whole = {0: -1, 3: -1}
@@ -335,9 +374,9 @@ def interpolate(
     ds, was_dataarray = validate.as_band_dataset(optical)
     tdim = validate.find_time_dim(ds, time_dim)
     validate.check_sorted(ds, tdim, "optical")
-    merge_days = to_timedelta_days("60s")
-    targets = resolve_times(times, ds[tdim].values)
-    t_all, out_idx = _time_axis(ds[tdim].values, targets, to_timedelta_days("12h"), merge_days)
+    merged = merged_times(ds[tdim].values, to_timedelta_days(MERGE_WITHIN))
+    targets = resolve_times(times, merged)
+    t_all, out_idx = _time_axis(merged, targets, to_timedelta_days(MATCH_WITHIN))
     aligned = align(
         ds,
         sar if spec.sar_features else None,
@@ -413,11 +452,22 @@ def _apply_max_gap(out, aligned, out_idx, tdim, names, max_gap):
 
 
 def _to_band_dataarray(out: xr.Dataset, names: list[str], optical: xr.DataArray) -> xr.DataArray:
+    """The result in the input's layout: a ``band`` dim with the input's labels.
+
+    Per-band coordinates of the input come back; ``sigma`` and ``stori_source`` are
+    coordinates.
+    """
     band_dim = "band"
-    values = out[names].to_dataarray(band_dim)
+    labels = optical[band_dim]
+    selected = [i for i, b in enumerate(labels.values) if str(b) in names]
+    labels = labels.isel({band_dim: selected})
+    values = out[names].to_dataarray(band_dim).assign_coords({band_dim: labels.values})
     sigma = out[[f"{b}_sigma" for b in names]].to_dataarray(band_dim)
-    sigma = sigma.assign_coords({band_dim: names})
-    da = values.assign_coords(sigma=sigma, stori_source=out["stori_source"])
+    sigma = sigma.assign_coords({band_dim: labels.values})
+    per_band = {
+        c: labels[c] for c in labels.coords if c != band_dim and labels[c].dims == (band_dim,)
+    }
+    da = values.assign_coords(sigma=sigma, stori_source=out["stori_source"], **per_band)
     da = da.transpose(*[d for d in optical.dims if d in da.dims])
     da.name = optical.name
     da.attrs = out.attrs

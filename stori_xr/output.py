@@ -55,7 +55,8 @@ def to_zarr(
     ds = obj.to_dataset(name=obj.name or "values") if isinstance(obj, xr.DataArray) else obj
     ds = ds.copy()
     for var in ds.variables.values():
-        var.encoding = {}
+        # keep only the link to the CRS variable (CF grid_mapping)
+        var.encoding = {k: v for k, v in var.encoding.items() if k == "grid_mapping"}
     ds = _uniform_chunks(ds)
     if isinstance(store, os.PathLike):
         store = os.fspath(store)

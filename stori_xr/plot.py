@@ -11,8 +11,22 @@ import xarray as xr
 from stori_xr import validate
 
 
+def _as_dataset(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
+    """A Dataset of bands; a band-dim DataArray result keeps its sigmas as ``<band>_sigma``."""
+    if isinstance(obj, xr.Dataset):
+        return obj
+    sigma = obj.coords.get("sigma")
+    ds, _ = validate.as_band_dataset(obj.drop_vars(["sigma"], errors="ignore"))
+    if sigma is not None and "band" in sigma.dims:
+        for b in sigma["band"].values:
+            ds[f"{b}_sigma"] = sigma.sel(band=b, drop=True).assign_attrs(
+                coverage_content_type="qualityInformation"
+            )
+    return ds
+
+
 def plot_maps(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataArray,
     variable: str | None = None,
     *,
     ntimes: int = 6,
@@ -42,6 +56,7 @@ def plot_maps(
     """
     import matplotlib.pyplot as plt
 
+    ds = _as_dataset(ds)
     tdim = validate.find_time_dim(ds)
     name = variable or validate.select_bands(ds, tdim, None)[0]
     da = ds[name]
@@ -66,7 +81,7 @@ def plot_maps(
 
 
 def plot_pixel(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataArray,
     y: int = 0,
     x: int = 0,
     variables: Sequence[Hashable] | None = None,
@@ -91,6 +106,7 @@ def plot_pixel(
     """
     import matplotlib.pyplot as plt
 
+    ds = _as_dataset(ds)
     tdim = validate.find_time_dim(ds)
     ydim, xdim = validate.find_spatial_dims(ds)
     px = ds.isel({ydim: y, xdim: x}).compute()

@@ -146,7 +146,7 @@ def regrid_sar(sar: xr.Dataset, tdim: Hashable, optical: xr.Dataset) -> xr.Datas
             "with; write it with .rio.write_crs('EPSG:32631') (your CRS) on both inputs."
         )
     _check_spatial_overlap(sar, optical, src_crs, dst_crs)
-    resampling = "average" if abs(src_tr.a) < abs(dst_tr.a) else "bilinear"
+    resampling = "average" if _cell_size(sar, src_crs, dst_crs) < abs(dst_tr.a) else "bilinear"
     kwargs = {
         "src_transform": src_tr,
         "src_crs": src_crs,
@@ -174,6 +174,17 @@ def regrid_sar(sar: xr.Dataset, tdim: Hashable, optical: xr.Dataset) -> xr.Datas
     coords = {tdim: sar[tdim], oy: optical[oy], ox: optical[ox]}
     coords.update({c: sar.coords[c] for c in sar.coords if sar.coords[c].dims == (tdim,)})
     return xr.Dataset(out, coords=coords)
+
+
+def _cell_size(sar: xr.Dataset, src_crs: Any, dst_crs: Any) -> float:
+    """Width of a SAR cell measured in the units of the optical CRS."""
+    from rasterio.warp import transform_bounds
+
+    sy, sx = validate.find_spatial_dims(sar)
+    left, _, right, _ = transform_bounds(
+        src_crs, dst_crs, *sar.rio.set_spatial_dims(x_dim=sx, y_dim=sy).rio.bounds(recalc=True)
+    )
+    return abs(right - left) / sar.sizes[sx]
 
 
 def _check_spatial_overlap(sar: xr.Dataset, optical: xr.Dataset, src_crs, dst_crs) -> None:

@@ -174,8 +174,7 @@ def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None
         str(name)
         for name, var in ds.data_vars.items()
         if name not in NON_BAND_VARIABLES
-        and var.attrs.get("coverage_content_type", "physicalMeasurement")
-        == "physicalMeasurement"
+        and var.attrs.get("coverage_content_type", "physicalMeasurement") == "physicalMeasurement"
         and {time_dim, y, x} <= set(var.dims)
         and np.issubdtype(var.dtype, np.floating)
     ]

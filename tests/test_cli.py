@@ -21,6 +21,10 @@ def test_import_does_not_import_torch():
     assert res.stdout.strip() == "False"
 
 
+def test_demo_odd_size(tmp_path):
+    assert main(["demo", "--out", str(tmp_path), "--size", "33", "--periods", "12"]) == 0
+
+
 def test_demo_writes_zarr_and_pngs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--size", "32", "--periods", "24"]) == 0

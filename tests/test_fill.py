@@ -51,6 +51,7 @@ def test_contract(pair, method):
     assert out.stori_source.attrs["flag_meanings"] == FLAG_MEANINGS
     assert out.rio.crs.to_epsg() == 32631
     assert out.attrs["stori_method"] == method
+    assert out.attrs["history"].startswith("made by a test\n")
     assert "interpolate(method=" in out.attrs["history"].splitlines()[-1]
     clear = opt.clear.values
     # observed values come back unchanged (no value is screened on this cube)
@@ -81,6 +82,34 @@ def test_dask_equals_numpy_and_chunking_invariance(pair, method, chunks):
     lazy = interpolate(opt.chunk(chunks), sar.chunk({"y": 3}), method=method, **kw)
     assert lazy.B04.chunks is not None
     assert_same(ref, lazy.compute())
+
+
+@pytest.mark.parametrize("chunks", [{"y": 2}, {"y": (9, 4, 1), "x": (15, 1)}])
+def test_chunks_narrower_than_the_halo(pair, chunks):
+    opt, sar = pair
+    ref = interpolate(opt, sar, method="kernel", radius=3)
+    lazy = interpolate(opt.chunk(chunks), sar, method="kernel", radius=3)
+    assert min(lazy.B04.chunks[1]) >= 4
+    assert_same(ref, lazy.compute())
+
+
+@pytest.mark.parametrize("radius", [0, 1])
+def test_small_radius_dask_equals_numpy(pair, radius):
+    """The SAR features read a 3 x 3 window: the halo is radius + 1."""
+    opt, sar = pair
+    ref = interpolate(opt, sar, method="kernel", radius=radius)
+    lazy = interpolate(opt.chunk({"y": 5, "x": 6}), sar, method="kernel", radius=radius)
+    assert_same(ref, lazy.compute())
+
+
+def test_eager_tiles_equal_one_block(pair, monkeypatch):
+    import stori_xr.fill as fill
+
+    opt, sar = pair
+    whole = interpolate(opt, sar, method="kernel", radius=3)
+    monkeypatch.setattr(fill, "EAGER_TILE", 5)
+    tiled = interpolate(opt, sar, method="kernel", radius=3)
+    assert_same(whole, tiled)
 
 
 def test_kernel_halo_is_needed_for_invariance(pair):
@@ -144,6 +173,53 @@ def test_dataarray_in_dataarray_out(pair):
     np.testing.assert_array_equal(out.sel(band="B08").values, ref.B08.values)
 
 
+def test_dataarray_keeps_labels_coords_and_history(pair):
+    opt, sar = pair
+    da = opt[["B04", "B08"]].where(opt.clear).to_dataarray("band")
+    da = da.assign_coords(band=[4, 8], common_name=("band", ["red", "nir"]))
+    da.attrs["history"] = "made by a test"
+    out = da.stori.interpolate(sar, method="linear")
+    assert out.band.values.tolist() == [4, 8]
+    assert out.common_name.values.tolist() == ["red", "nir"]
+    assert out.attrs["history"].startswith("made by a test\n")
+    np.testing.assert_array_equal(out.sel(band=8).values, out.sel(band=8).values)
+    assert da.stori.align(sar).attrs["history"].startswith("made by a test\n")
+
+
+def test_to_zarr_round_trip_keeps_crs_and_flags(pair, tmp_path):
+    opt, sar = pair
+    out = interpolate(opt.chunk({"y": 7}), sar, method="kernel", radius=3)
+    out.stori.to_zarr(tmp_path / "r.zarr")
+    back = xr.open_zarr(tmp_path / "r.zarr", decode_coords="all")
+    assert back.rio.crs.to_epsg() == 32631
+    assert back.stori_source.attrs["flag_meanings"] == FLAG_MEANINGS
+    np.testing.assert_array_equal(back.B04.values, out.B04.values)
+    with pytest.raises(Exception, match=r"already exists|contains"):
+        out.stori.to_zarr(tmp_path / "r.zarr")  # mode="w-" never overwrites
+
+
+def test_plots_accept_dataset_and_dataarray(pair):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    opt, sar = pair
+    ds = interpolate(opt, sar, method="kernel", radius=3)
+    da = opt[["B04", "B08"]].where(opt.clear).to_dataarray("band").stori.interpolate(sar)
+    for obj in (ds, da):
+        fig = obj.stori.plot_pixel(2, 3)
+        assert len(fig.axes[0].lines) == 2 and len(fig.axes[0].collections) == 2  # bands, ±1σ
+        assert len(obj.stori.plot_maps().axes) == 6
+
+
+def test_default_dates_are_merged(pair):
+    opt, sar = pair
+    dup = opt.isel(time=[2]).assign_coords(time=opt.time.values[[2]] + np.timedelta64(7, "s"))
+    both = xr.concat([opt, dup], dim="time").sortby("time")
+    out = interpolate(both, sar, method="linear")
+    assert out.sizes["time"] == opt.sizes["time"]
+    np.testing.assert_array_equal(out.time.values, opt.time.values)
+
+
 def test_float64_in_float64_out(pair):
     opt, sar = pair
     wide = opt.assign(B04=opt.B04.astype("float64"), B08=opt.B08.astype("float64"))
@@ -169,8 +245,6 @@ def test_errors(pair):
         interpolate(opt, sar, method="linear", lmbda=3)
     with pytest.raises(MissingVariableError, match="needs SAR"):
         interpolate(opt, None, method="sar-regression")
-    with pytest.raises(ChunkingError, match="chunks"):
-        interpolate(opt.chunk({"y": 2}), sar, method="kernel", radius=3)
     with pytest.raises(ChunkingError, match=r"\.chunk\(\{'time': -1\}\)"):
         interpolate(opt.chunk({"time": 10}), sar, method="linear")
     assert issubclass(MethodError, StoriError)

@@ -932,11 +932,18 @@ def _opposite(offsets: np.ndarray) -> np.ndarray:
     return np.array([index[(-int(dy), -int(dx))] for dy, dx in offsets], dtype=np.int64)
 
 
-def _enabled(candidates) -> np.ndarray:
+def enabled_candidates(candidates) -> np.ndarray:
+    """Boolean mask of the candidate families named (temporal, sar, spatial).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
     names = [candidates] if isinstance(candidates, str) else list(candidates)
     unknown = sorted(set(names) - set(_FAMILIES))
     if unknown:
-        raise ValueError(f"unknown candidates {unknown}; choose among {list(_FAMILIES)}")
+        raise ValueError(f"unknown candidates {unknown}; choose among {list(_FAMILIES)}.")
     return np.array([f in names for f in _FAMILIES], dtype=np.bool_)
 
 
@@ -1038,7 +1045,7 @@ def stori_fill(
                 float(opts["prior_weight"]),
                 int(opts["min_joint"]),
                 bool(opts["calibrate"]),
-                _enabled(opts["candidates"]),
+                enabled_candidates(opts["candidates"]),
                 out_v[win],
                 out_s[win],
                 out_f[win],
