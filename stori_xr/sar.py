@@ -155,25 +155,88 @@ def regrid_sar(sar: xr.Dataset, tdim: Hashable, optical: xr.Dataset) -> xr.Datas
         "dst_shape": dst_shape,
         "resampling": resampling,
     }
+    ref = next(iter(optical.data_vars.values()))
+    tiles = ref.chunksizes if ref.chunks is not None else {}
+    ychunks = tiles.get(oy, (dst_shape[0],))
+    xchunks = tiles.get(ox, (dst_shape[1],))
     out = {}
     for name, var in sar.data_vars.items():
         var = var.transpose(tdim, sy, sx)
         if var.chunks is None:
             data = _reproject_block(var.values, **kwargs)
         else:
-            src = var.data.rechunk({1: -1, 2: -1})
-            data = dsa.map_blocks(
-                _reproject_block,
-                src,
-                **kwargs,
-                chunks=(src.chunks[0], (dst_shape[0],), (dst_shape[1],)),
-                dtype=np.float32,
-                meta=np.array((), dtype=np.float32),
-            )
+            data = _reproject_tiles(var.data, ychunks, xchunks, kwargs)
         out[name] = xr.DataArray(data, dims=(tdim, oy, ox), attrs=var.attrs)
     coords = {tdim: sar[tdim], oy: optical[oy], ox: optical[ox]}
     coords.update({c: sar.coords[c] for c in sar.coords if sar.coords[c].dims == (tdim,)})
     return xr.Dataset(out, coords=coords)
+
+
+def _reproject_tiles(
+    src: dsa.Array, ychunks: tuple[int, ...], xchunks: tuple[int, ...], kwargs: dict[str, Any]
+) -> dsa.Array:
+    """Reproject lazily, one task per tile of the optical grid.
+
+    Each task reads only the SAR window that covers its tile (plus a margin of two
+    SAR cells for the resampling kernels), so memory per task stays that of a tile.
+    """
+    from affine import Affine
+    from rasterio.warp import transform_bounds
+
+    src_tr, dst_tr = kwargs["src_transform"], kwargs["dst_transform"]
+    _, sny, snx = src.shape
+    rows = []
+    y0 = 0
+    for h in ychunks:
+        row = []
+        x0 = 0
+        for w in xchunks:
+            tile_tr = dst_tr * Affine.translation(x0, y0)
+            west, north = tile_tr * (0, 0)
+            east, south = tile_tr * (w, h)
+            bounds = transform_bounds(
+                kwargs["dst_crs"],
+                kwargs["src_crs"],
+                min(west, east),
+                min(north, south),
+                max(west, east),
+                max(north, south),
+            )
+            cols, lines = zip(
+                *[~src_tr * (bx, by) for bx in bounds[::2] for by in bounds[1::2]], strict=True
+            )
+            c0 = int(np.clip(np.floor(min(cols)) - 2, 0, snx))
+            c1 = int(np.clip(np.ceil(max(cols)) + 2, 0, snx))
+            r0 = int(np.clip(np.floor(min(lines)) - 2, 0, sny))
+            r1 = int(np.clip(np.ceil(max(lines)) + 2, 0, sny))
+            tile_kwargs = {
+                **kwargs,
+                "src_transform": src_tr * Affine.translation(c0, r0),
+                "dst_transform": tile_tr,
+                "dst_shape": (h, w),
+            }
+            if c1 > c0 and r1 > r0:
+                window = src[:, r0:r1, c0:c1].rechunk({1: -1, 2: -1})
+                tile = dsa.map_blocks(
+                    _reproject_block,
+                    window,
+                    **tile_kwargs,
+                    chunks=(window.chunks[0], (h,), (w,)),
+                    dtype=np.float32,
+                    meta=np.array((), dtype=np.float32),
+                )
+            else:  # the tile lies outside the SAR extent
+                tile = dsa.full(
+                    (src.shape[0], h, w),
+                    np.nan,
+                    dtype=np.float32,
+                    chunks=(src.chunks[0], (h,), (w,)),
+                )
+            row.append(tile)
+            x0 += w
+        rows.append(row)
+        y0 += h
+    return dsa.block([[tile for tile in row] for row in rows])
 
 
 def _cell_size(sar: xr.Dataset, src_crs: Any, dst_crs: Any) -> float:

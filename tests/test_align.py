@@ -409,3 +409,25 @@ def test_non_boolean_clear(pair):
     opt, sar = pair
     with pytest.raises(MissingVariableError, match="must be boolean"):
         opt.stori.align(sar, clear=opt.clear.astype(int))
+
+
+def test_reprojection_runs_one_task_per_optical_tile():
+    from stori_xr.sar import prepare_sar, regrid_sar
+
+    opt = make_optical(ny=8, nx=10).chunk({"y": 4, "x": 5})
+    sar, tdim = prepare_sar(make_sar().chunk(), sar_units=None, rechunk=False)
+    on_grid = regrid_sar(sar, tdim, opt)
+    assert on_grid.VV.chunks[1:] == ((4, 4), (5, 5))
+    ref = regrid_sar(
+        prepare_sar(make_sar(), sar_units=None, rechunk=False)[0], tdim, opt.compute()
+    )
+    np.testing.assert_array_equal(on_grid.VV.values, ref.VV.values)
+
+
+def test_reprojection_from_another_crs_dask_close_to_numpy():
+    opt = make_optical(ny=6, nx=6)
+    sar = make_sar(ny=6, nx=6, res=10.0).assign_coords(x=opt.x.values, y=opt.y.values)
+    moved = sar.rio.reproject("EPSG:3857")
+    ref = opt.stori.align(moved)
+    lazy = opt.chunk({"y": 3, "x": 3}).stori.align(moved.chunk()).compute()
+    np.testing.assert_allclose(lazy.VV.values, ref.VV.values, atol=1e-3)
