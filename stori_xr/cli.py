@@ -66,7 +66,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     cases = []
     for folder in args.patch:
-        cases.append((Path(folder).name, *load_worldcereal_patch(folder)))
+        kw = {"bands": tuple(args.bands)} if args.bands else {}
+        cases.append((Path(folder).name, *load_worldcereal_patch(folder, **kw)))
     if args.optical:
         optical = open_sentinel2(args.optical, bands=args.bands)
         sar = open_sentinel1(args.sar) if args.sar else None

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from stori_xr.exceptions import NoOverlapError, UnsortedTimeError
+from stori_xr.exceptions import NoOverlapError, TimesError, UnsortedTimeError
 
 _NS_PER_DAY = 86_400e9
 
@@ -55,14 +55,19 @@ def resolve_times(times: TimesLike, optical_times: np.ndarray) -> np.ndarray:
         return np.asarray(optical_times, dtype="datetime64[ns]")
     if isinstance(times, str):
         try:
-            start = pd.Timestamp(optical_times[0]).floor("D")
-            end = pd.Timestamp(optical_times[-1])
-            out = pd.date_range(start, end, freq=times)
-        except ValueError as err:
-            raise UnsortedTimeError(
-                f"times={times!r} is not a pandas frequency such as '5D' or '1W'; give a "
-                "frequency or a list of dates."
-            ) from err
+            freq = pd.tseries.frequencies.to_offset(times)
+        except ValueError:
+            freq = None
+        if freq is None:  # not a frequency: one date such as "2021-06-01"?
+            try:
+                return np.array([pd.Timestamp(times).to_datetime64()], dtype="datetime64[ns]")
+            except ValueError as err:
+                raise TimesError(
+                    f"times={times!r} is neither a pandas frequency such as '5D' or '1W' nor "
+                    "a date; give a frequency, a date or a list of dates."
+                ) from err
+        start = pd.Timestamp(optical_times[0]).floor("D")
+        out = pd.date_range(start, pd.Timestamp(optical_times[-1]), freq=freq)
         return out.values.astype("datetime64[ns]")
     values = times.values if isinstance(times, xr.DataArray) else times
     out = pd.to_datetime(np.asarray(values).ravel()).values.astype("datetime64[ns]")

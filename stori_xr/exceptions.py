@@ -17,6 +17,10 @@ class UnsortedTimeError(StoriError, ValueError):
     """The time coordinate is not sorted in increasing order."""
 
 
+class TimesError(StoriError, ValueError):
+    """Target dates that are neither a frequency, a date nor a list of dates."""
+
+
 class NoOverlapError(StoriError, ValueError):
     """Two inputs share no dates or no ground."""
 
@@ -47,6 +51,10 @@ class AllMissingError(StoriError, ValueError):
 
 class ChunkingError(StoriError, ValueError):
     """A dask chunk layout the operation cannot work with (time split into several chunks)."""
+
+
+class MethodError(StoriError, ValueError):
+    """An unknown gap-filling method, or an option it does not take."""
 
 
 class DataFormatError(StoriError, ValueError):

@@ -34,16 +34,12 @@ from stori_xr.dates import (
     to_days,
     to_timedelta_days,
 )
-from stori_xr.exceptions import MissingVariableError, StoriError
+from stori_xr.exceptions import MethodError, MissingVariableError
 from stori_xr.kernels import baselines, stori, whittaker
 from stori_xr.kernels.flags import FLAG_MEANINGS, FLAG_VALUES, NODATA, OBSERVED
 from stori_xr.metadata import append_history, copy_crs, format_call
 
 BlockFunction = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-class MethodError(StoriError, ValueError):
-    """An unknown method, or options the method does not take."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +232,7 @@ def _run_tiles(spec, values, clear, sar, t, out_idx, options):
     from concurrent.futures import ThreadPoolExecutor
 
     starts = [(y0, x0) for y0 in range(0, ny, EAGER_TILE) for x0 in range(0, nx, EAGER_TILE)]
-    with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(starts), len(os.sched_getaffinity(0)))) as pool:
         list(pool.map(lambda yx: one(*yx), starts))
     return out
 
@@ -392,6 +388,8 @@ def interpolate(
     ydim, xdim = validate.find_spatial_dims(aligned)
     order = (ydim, xdim, tdim)
     values = xr.concat([aligned[b].transpose(*order) for b in names], dim="_band")
+    if values.dtype not in (np.float32, np.float64):  # e.g. float16: compute in float32
+        values = values.astype(np.float32 if values.dtype.itemsize <= 4 else np.float64)
     feats = [f for f in spec.sar_features if f in aligned]
     sar_arr = (
         xr.concat([aligned[f].transpose(*order) for f in feats], dim="_feat").data

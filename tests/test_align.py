@@ -431,3 +431,13 @@ def test_reprojection_from_another_crs_dask_close_to_numpy():
     ref = opt.stori.align(moved)
     lazy = opt.chunk({"y": 3, "x": 3}).stori.align(moved.chunk()).compute()
     np.testing.assert_allclose(lazy.VV.values, ref.VV.values, atol=1e-3)
+
+
+def test_times_as_one_date_or_nonsense(pair):
+    from stori_xr.exceptions import TimesError
+
+    opt, sar = pair
+    one = opt.stori.align(sar, times="2021-02-01")
+    assert one.sizes["time"] == 1 and str(one.time.values[0]).startswith("2021-02-01")
+    with pytest.raises(TimesError, match="neither a pandas frequency"):
+        opt.stori.align(sar, times="fortnightly-ish")

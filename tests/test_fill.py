@@ -289,3 +289,11 @@ def test_properties(seed, gap, method):
         assert out[b].dtype == np.float32
     lazy = interpolate(opt.chunk({"y": 3, "x": 4}), sar, method=method, **kw).compute()
     assert_same(out, lazy)
+
+
+def test_float16_bands_are_computed_in_float32(pair):
+    opt, sar = pair
+    half = opt.assign(B04=opt.B04.astype("float16"), B08=opt.B08.astype("float16"))
+    out = interpolate(half.chunk({"y": 7}), sar, method="kernel", radius=3)
+    assert out.B04.dtype == np.float32
+    assert out.B04.compute().dtype == np.float32
