@@ -13,6 +13,10 @@ class TimeDimError(StoriError, ValueError):
     """The input has no datetime dimension, or more than one."""
 
 
+class SpatialDimError(StoriError, ValueError):
+    """The input has no pair of spatial dimensions named y/x (or lat/lon)."""
+
+
 class UnsortedTimeError(StoriError, ValueError):
     """The time coordinate is not sorted in increasing order."""
 

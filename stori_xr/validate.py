@@ -17,6 +17,7 @@ from stori_xr.exceptions import (
     AllMissingError,
     ChunkingError,
     MissingVariableError,
+    SpatialDimError,
     TimeDimError,
     UnitsError,
     UnscaledReflectanceError,
@@ -79,13 +80,13 @@ def find_spatial_dims(obj: xr.Dataset | xr.DataArray) -> tuple[Hashable, Hashabl
 
     Raises
     ------
-    TimeDimError
+    SpatialDimError
         When no pair of spatial dimensions named y/x (or lat/lon) is found.
     """
     y = next((d for d in _Y_NAMES if d in obj.dims), None)
     x = next((d for d in _X_NAMES if d in obj.dims), None)
     if y is None or x is None:
-        raise TimeDimError(
+        raise SpatialDimError(
             f"spatial dimensions not found among {list(obj.dims)}: name them 'y' and 'x' "
             "(e.g. obj.rename({'rows': 'y', 'cols': 'x'}))."
         )

@@ -441,3 +441,11 @@ def test_times_as_one_date_or_nonsense(pair):
     assert one.sizes["time"] == 1 and str(one.time.values[0]).startswith("2021-02-01")
     with pytest.raises(TimesError, match="neither a pandas frequency"):
         opt.stori.align(sar, times="fortnightly-ish")
+
+
+def test_no_spatial_dims(pair):
+    from stori_xr.exceptions import SpatialDimError
+
+    opt, sar = pair
+    with pytest.raises(SpatialDimError, match="name them 'y' and 'x'"):
+        opt.rename(y="row", x="col").stori.align(sar)
