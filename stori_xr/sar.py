@@ -20,6 +20,11 @@ from stori_xr.exceptions import MissingCRSError, MissingVariableError, NoOverlap
 from stori_xr.kernels import interp_time
 
 SAR_FEATURES = ("VV", "VH", "VH_VV", "RVI")
+
+# rasterio builds its in-memory warp datasets before giving them a transform; from
+# dask's worker threads that shows as a NotGeoreferencedWarning although every
+# transform is given (results are identical to a single-threaded run)
+warnings.filterwarnings("ignore", "Dataset has no geotransform", module="rasterio")
 _TRACK_GAP_MINUTES = 3.0
 
 
