@@ -6,8 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+# CI runs the property tests on a fixed sequence of examples, so that a run can be
+# repeated exactly; on a developer's machine they explore new examples every time
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def find_data_dir() -> Path:
