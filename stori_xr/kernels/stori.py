@@ -22,6 +22,8 @@ Per pixel:
    to the gap's middle rounded to a multiple of ``L/4`` (zero beyond ``3L``,
    ``L = sar_scale_days``); its residuals are anchored to the
    bracketing clear values, so the fill is continuous with what was observed.
+   A gap whose anchors are at most ``L/2`` apart uses the whole-series fit
+   instead: the anchoring keeps such a fill close to linear whatever the fit.
 4. **Spatial candidate.** Guide ``v_j``: a similar neighbour clear on the gap date.
    Neighbours (a fixed pattern of offsets within ``radius``) are ranked by the
    stability of their difference to the pixel over jointly clear dates (the
@@ -813,7 +815,11 @@ def _fill_block(
                     ta = t[a] if a >= 0 else t[i]
                     tb = t[b] if b >= 0 else t[i]
                     centre = _fit_centre(ta, tb, sar_scale_days)
-                    if centre != fit_centre:
+                    short = a >= 0 and b >= 0 and tb - ta <= 0.5 * sar_scale_days
+                    if short:  # the anchoring keeps a short gap near linear: whole-series fit
+                        use = gcoef
+                        use_ok = True
+                    elif centre != fit_centre:
                         fit_centre = centre
                         fit_ok = _sar_fit(
                             values,
@@ -831,18 +837,17 @@ def _fill_block(
                             rhs,
                             xrow,
                         )
-                    if fit_ok and (a < 0 or feat_ok[a]) and (b < 0 or feat_ok[b]):
+                    if not short:
+                        use = coef
+                        use_ok = fit_ok
+                    if use_ok and (a < 0 or feat_ok[a]) and (b < 0 or feat_ok[b]):
                         for k in range(nb):
-                            f_i = _predict(coef, k, feat, i)
+                            f_i = _predict(use, k, feat, i)
                             ra = (
-                                values[iy, ix, a, k] - _predict(coef, k, feat, a)
-                                if a >= 0
-                                else 0.0
+                                values[iy, ix, a, k] - _predict(use, k, feat, a) if a >= 0 else 0.0
                             )
                             rb = (
-                                values[iy, ix, b, k] - _predict(coef, k, feat, b)
-                                if b >= 0
-                                else 0.0
+                                values[iy, ix, b, k] - _predict(use, k, feat, b) if b >= 0 else 0.0
                             )
                             if a >= 0 and b >= 0:
                                 r = (1.0 - w) * ra + w * rb

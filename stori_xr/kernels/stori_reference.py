@@ -383,10 +383,17 @@ def sar_candidate(pixel, usable, model: SarModel, t, i, a, b, opts) -> Candidate
 
     The fit is centred on the middle of the gap, ``(t_a + t_b) / 2`` (``t_i``
     standing in for a missing anchor), rounded to a multiple of
-    ``sar_scale_days / 4``.
+    ``sar_scale_days / 4``. A gap between anchors at most ``sar_scale_days / 2``
+    apart uses the whole-series fit instead.
     """
     if not model.ok[i]:
         return None
+    if any(d is not None and not model.ok[d] for d in (a, b)):
+        return None
+    variance = bridge_variance(model.s2, model.c, *anchor_distances(t, i, a, b))
+    if a is not None and b is not None and t[b] - t[a] <= 0.5 * opts["sar_scale_days"]:
+        # a short gap: the whole-series fit, anchored, is close enough to linear
+        return Candidate("sar", guided_bridge(pixel, model.guide, t, i, a, b), variance)
     ta = t[a] if a is not None else t[i]
     tb = t[b] if b is not None else t[i]
     step = 0.25 * opts["sar_scale_days"]
@@ -400,12 +407,10 @@ def sar_candidate(pixel, usable, model: SarModel, t, i, a, b, opts) -> Candidate
         opts["sar_scale_days"],
         opts["ridge"],
     )
-    if coef is None or any(d is not None and not model.ok[d] for d in (a, b)):
+    if coef is None:
         return None
     value = guided_bridge(pixel, sar_prediction(coef, model.feat), t, i, a, b)
-    return Candidate(
-        "sar", value, bridge_variance(model.s2, model.c, *anchor_distances(t, i, a, b))
-    )
+    return Candidate("sar", value, variance)
 
 
 # ------------------------------------------------------------------ spatial
