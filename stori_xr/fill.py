@@ -191,7 +191,7 @@ def _block_runner(
 
 
 #: Core size of the tiles that numpy input is cut into (the halo comes on top).
-EAGER_TILE = 64
+EAGER_TILE = 128
 
 
 def _run_tiles(spec, values, clear, sar, t, out_idx, options):

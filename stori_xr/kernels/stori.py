@@ -928,7 +928,7 @@ def _fill_block(
 
 
 #: Side of the square sub-windows whose pair models are computed together.
-SUBTILE = 64
+SUBTILE = 128
 
 
 def _opposite(offsets: np.ndarray) -> np.ndarray:
