@@ -303,8 +303,8 @@ def _sar_block(
     nan = np.full(days[0].shape, np.nan, dtype=np.float32)
     vv, vh = interp.get("VV", nan), interp.get("VH", nan)
     with np.errstate(invalid="ignore", over="ignore"):
-        lin_vv, lin_vh = 10.0 ** (vv / 10.0), 10.0 ** (vh / 10.0)
-        rvi = (4.0 * lin_vh / (lin_vv + lin_vh)).astype(np.float32)
+        # 4 VH / (VV + VH) in linear power, as 4 / (1 + VV/VH): one power, not two
+        rvi = (4.0 / (1.0 + 10.0 ** ((vv - vh) / 10.0))).astype(np.float32)
     return (
         vv.astype(np.float32),
         vh.astype(np.float32),
