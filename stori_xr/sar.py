@@ -306,8 +306,8 @@ def _sar_block(
         # 4 VH / (VV + VH) in linear power, as 4 / (1 + VV/VH): one power, not two
         rvi = (4.0 / (1.0 + 10.0 ** ((vv - vh) / 10.0))).astype(np.float32)
     return (
-        vv.astype(np.float32),
-        vh.astype(np.float32),
+        vv.astype(np.float32, copy=False),
+        vh.astype(np.float32, copy=False),
         (vh - vv).astype(np.float32),
         rvi,
         np.maximum.reduce(days),
@@ -315,28 +315,39 @@ def _sar_block(
     )
 
 
+def _nanmean(v: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """Mean of the finite values; NaN (silently) where there is none.
+
+    ``np.nanmean`` warns about all-NaN slices, and silencing that with
+    ``warnings.catch_warnings`` is not thread-safe inside dask tasks.
+    """
+    ok = np.isfinite(v)
+    total = np.where(ok, v, 0.0).sum(axis=axis, keepdims=keepdims)
+    count = ok.sum(axis=axis, keepdims=keepdims)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count
+
+
 def _normalise_and_merge(
     v: np.ndarray, tracks: np.ndarray, groups: np.ndarray, normalise: bool
 ) -> np.ndarray:
     v = v.astype(np.float64)  # float64 sums: the same result whatever the block layout
-    # all-NaN pixels stay NaN; numpy's "Mean of empty slice" says nothing new
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
-        if normalise and np.unique(tracks).size > 1:
-            overall = np.nanmean(v, axis=-1, keepdims=True)
-            out = v.copy()
-            for k in np.unique(tracks):
-                sel = tracks == k
-                out[..., sel] = v[..., sel] - np.nanmean(v[..., sel], axis=-1, keepdims=True)
-            v = out + overall
-        first = np.unique(groups, return_index=True)[1]
-        if first.size == groups.size:
-            return v
-        merged = v[..., first].copy()
-        for g in np.flatnonzero(np.bincount(groups) > 1):
-            lin = 10.0 ** (v[..., groups == g] / 10.0)
-            merged[..., g] = 10.0 * np.log10(np.nanmean(lin, axis=-1))
-        return merged
+    if normalise and np.unique(tracks).size > 1:
+        overall = _nanmean(v, keepdims=True)
+        out = v.copy()
+        for k in np.unique(tracks):
+            sel = tracks == k
+            out[..., sel] = v[..., sel] - _nanmean(v[..., sel], keepdims=True)
+        v = out + overall
+    first = np.unique(groups, return_index=True)[1]
+    if first.size == groups.size:
+        return v.astype(np.float32)
+    merged = v[..., first].copy()
+    for g in np.flatnonzero(np.bincount(groups) > 1):
+        lin = 10.0 ** (v[..., groups == g] / 10.0)
+        with np.errstate(divide="ignore"):
+            merged[..., g] = 10.0 * np.log10(_nanmean(lin))
+    return merged.astype(np.float32)
 
 
 def sar_features(
