@@ -304,11 +304,11 @@ def _sar_block(
     vv, vh = interp.get("VV", nan), interp.get("VH", nan)
     with np.errstate(invalid="ignore", over="ignore"):
         # 4 VH / (VV + VH) in linear power, as 4 / (1 + VV/VH): one power, not two
-        rvi = (4.0 / (1.0 + 10.0 ** ((vv - vh) / 10.0))).astype(np.float32)
+        rvi = (4.0 / (1.0 + 10.0 ** ((vv - vh) / 10.0))).astype(np.float32, copy=False)
     return (
         vv.astype(np.float32, copy=False),
         vh.astype(np.float32, copy=False),
-        (vh - vv).astype(np.float32),
+        (vh - vv).astype(np.float32, copy=False),
         rvi,
         np.maximum.reduce(days),
         np.maximum.reduce(flags),

@@ -76,11 +76,11 @@ def clear_distance(
     c2 = np.ascontiguousarray(clear.reshape(-1, clear.shape[-1]))
     t = np.ascontiguousarray(t, dtype=np.float64)
     target = np.ascontiguousarray(target, dtype=np.float64)
-    since = np.empty((c2.shape[0], target.size), dtype=np.float64)
+    since = np.empty((c2.shape[0], target.size), dtype=np.float32)
     until = np.empty_like(since)
-    _clear_distance_2d(c2, t, target, since, until)
+    _clear_distance_2d(c2, t, target, since, until)  # float64 differences, stored as float32
     shape = (*lead, target.size)
-    return since.astype(np.float32).reshape(shape), until.astype(np.float32).reshape(shape)
+    return since.reshape(shape), until.reshape(shape)
 
 
 def clear_distance_reference(
