@@ -49,6 +49,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"RMSE on the gaps against the synthetic truth: {np.sqrt(np.nanmean(err**2)):.4f}")
     band = "B8A" if "B8A" in written else next(iter(scene.truth.data_vars))
     figures = {
+        "input.png": scene.optical.stori.plot_maps(band),  # the cloud gaps, for comparison
         "quicklook.png": written.stori.plot_maps(band),
         "pixel.png": written.stori.plot_pixel(args.size // 2, args.size // 2),
     }

@@ -29,7 +29,7 @@ def test_demo_writes_zarr_and_pngs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--size", "32", "--periods", "24"]) == 0
     printed = capsys.readouterr().out
-    for name in ("reflectance.zarr", "quicklook.png", "pixel.png"):
+    for name in ("reflectance.zarr", "input.png", "quicklook.png", "pixel.png"):
         assert (out / name).exists(), name
         assert str(out / name) in printed
     assert "RMSE on the gaps" in printed
