@@ -12,14 +12,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from stori_xr.kernels.dtypes import work_dtype
 from stori_xr.kernels.flags import EXTRAPOLATED, NODATA, OBSERVED, SAR, TEMPORAL
 from stori_xr.kernels.linalg import cholesky_solve
-
-
-def _work_dtype(values: np.ndarray) -> type:
-    """float32 for float32 input (any byte order), float64 otherwise."""
-    single = values.dtype.kind == "f" and values.dtype.itemsize == 4
-    return np.float32 if single else np.float64
 
 
 @numba.njit(nogil=True, cache=True)
@@ -112,7 +107,7 @@ def linear(
     >>> out.round(3).tolist(), src.tolist()
     ([[[0.1, 0.2, 0.3]]], [[0, 1, 0]])
     """
-    work = _work_dtype(values)
+    work = work_dtype(values)
     out = np.empty((values.shape[0], values.shape[1], out_idx.size), dtype=work)
     src = np.empty((values.shape[1], out_idx.size), dtype=np.int8)
     _linear(
@@ -265,7 +260,7 @@ def sar_regression(
     out : ndarray, shape (nb, npix, m)
     source : ndarray of int8, shape (npix, m)
     """
-    work = _work_dtype(values)
+    work = work_dtype(values)
     out = np.empty((values.shape[0], values.shape[1], out_idx.size), dtype=work)
     src = np.empty((values.shape[1], out_idx.size), dtype=np.int8)
     _sar_regression(

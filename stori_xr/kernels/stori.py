@@ -57,6 +57,7 @@ import numba
 import numpy as np
 
 from stori_xr.kernels.baselines import brackets
+from stori_xr.kernels.dtypes import work_dtype
 from stori_xr.kernels.flags import (
     EXTRAPOLATED,
     NODATA,
@@ -999,8 +1000,7 @@ def stori_fill(
     m = out_idx.size
     # the kernel reads all bands (and features) of one date together: put them last;
     # float32 stays float32 (observed values must come back bit for bit)
-    single = values.dtype.kind == "f" and values.dtype.itemsize == 4  # any byte order
-    work = np.float32 if single else np.float64
+    work = work_dtype(values)
     out_v = np.empty((y1 - y0, x1 - x0, m, nb), dtype=work)
     out_s = np.empty_like(out_v)
     out_f = np.empty((y1 - y0, x1 - x0, m), dtype=np.int8)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from stori_xr.kernels.dtypes import work_dtype
+
 #: Flag values of :func:`interp_time`: linear between two acquisitions, nearest one, none.
 SAR_INTERPOLATED = np.int8(0)
 SAR_NEAREST = np.int8(1)
@@ -65,6 +67,8 @@ def clear_distance(
     Examples
     --------
     >>> import numpy as np
+
+    from stori_xr.kernels.dtypes import work_dtype
     >>> since, until = clear_distance(
     ...     np.array([True, False, True]), np.array([0.0, 5.0, 10.0]), np.array([4.0, 10.0])
     ... )
@@ -181,6 +185,8 @@ def interp_time(
     Examples
     --------
     >>> import numpy as np
+
+    from stori_xr.kernels.dtypes import work_dtype
     >>> out, days, flag = interp_time(
     ...     np.array([0.0, 10.0]), np.array([0.0, 10.0]), np.array([2.0, 15.0, 40.0]), 12.0
     ... )
@@ -188,8 +194,7 @@ def interp_time(
     ([2.0, 10.0, nan], [2.0, 5.0, 30.0], [0, 1, 2])
     """
     values = np.asarray(values)
-    single = values.dtype.kind == "f" and values.dtype.itemsize == 4  # any byte order
-    work = np.float32 if single else np.float64
+    work = work_dtype(values)
     lead = values.shape[:-1]
     v2 = np.ascontiguousarray(values.reshape(-1, values.shape[-1]), dtype=work)
     t = np.ascontiguousarray(t, dtype=np.float64)

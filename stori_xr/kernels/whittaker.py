@@ -28,6 +28,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from stori_xr.kernels.dtypes import work_dtype
+
 #: The smoothing parameters among which ``lmbda="gcv"`` chooses: 10^-1 ... 10^7,
 #: in steps of 10^0.25.
 GCV_LAMBDAS = 10.0 ** np.linspace(-1.0, 7.0, 33)
@@ -389,11 +391,6 @@ def _whittaker_2d(  # pragma: no cover - numba
 # --------------------------------------------------------------------------------------
 
 
-def _out_dtype(values: np.ndarray) -> type:
-    """float32 (of any byte order) stays float32; anything else gives float64."""
-    return np.float32 if values.dtype.kind == "f" and values.dtype.itemsize == 4 else np.float64
-
-
 def _grid(t: np.ndarray, target: np.ndarray, step: float) -> tuple[float, int]:
     """Origin and length of the regular grid covering ``t`` and ``target``."""
     ends = np.concatenate([t, target])
@@ -525,7 +522,7 @@ def whittaker(
     >>> whittaker(values, t, np.array([1.0, 3.5]), lmbda=100.0).round(6).tolist()
     [2.0, 4.5]
     """
-    dtype = _out_dtype(np.asarray(values))
+    dtype = work_dtype(np.asarray(values))
     lead, out, _ = _run(values, t, target, lmbda, order, step, weights)
     return out.astype(dtype).reshape((*lead, out.shape[1]))
 
@@ -641,7 +638,7 @@ def whittaker_reference(
 ) -> np.ndarray:
     """Slow numpy reference of :func:`whittaker`, with dense matrices."""
     values = np.asarray(values)
-    dtype = _out_dtype(values)
+    dtype = work_dtype(values)
     t = np.asarray(t, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     v2 = values.reshape(int(np.prod(values.shape[:-1])), values.shape[-1]).astype(np.float64)
