@@ -165,6 +165,14 @@ CASES = {
         {SPATIAL, SAR},
     ),
     "out-idx-subset": ({"seed": 11, "nt": 20}, {"radius": 2}, None, "subset", set()),
+    # more than 64 dates: the date masks take two 64-bit words
+    "long-series": (
+        {"seed": 16, "ny": 5, "nx": 5, "nt": 140},
+        {"radius": 2, "n_similar": 3},
+        None,
+        "all",
+        {SPATIAL},
+    ),
     "short-sar-scale": (
         {"seed": 13, "nt": 30, "clear_frac": 0.6},
         {"radius": 2, "candidates": ("temporal", "sar"), "sar_scale_days": 8.0, "ridge": 0.5},
@@ -600,3 +608,23 @@ def test_extra_output_dates_change_nothing(kernel):
     base = kernel(values, clear, sar, t, np.arange(t.size), **opts)
     more = kernel(values2, clear2, sar2, t2, keep, **opts)
     assert_same(more, base, rtol=1e-12, atol=1e-12)
+
+
+@given(
+    mask=hnp.arrays(np.bool_, st.integers(1, 200)),
+    i=st.integers(0, 199),
+)
+@settings(max_examples=200, deadline=None)
+def test_bit_masks_find_the_same_anchors_as_a_scan(mask, i):
+    # the spatial candidate finds its anchors with bit operations on packed masks,
+    # over more than one 64-bit word when the series is longer than 64 dates
+    from stori_xr.kernels.stori import _next_bit, _prev_bit, clear_bits
+
+    nt = mask.size
+    i = i % nt
+    bits = clear_bits(mask[None])[0]
+    assert bits.shape == (-(-nt // 64),)
+    before = np.flatnonzero(mask[:i])
+    after = np.flatnonzero(mask[i + 1 :]) + i + 1
+    assert _prev_bit(bits, i) == (before[-1] if before.size else -1)
+    assert _next_bit(bits, i, nt) == (after[0] if after.size else nt)

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
 from stori_xr.kernels.baselines import brackets
 from stori_xr.kernels.dtypes import work_dtype
@@ -419,13 +420,13 @@ def _all_pairs(
 
 
 @numba.njit(nogil=True, cache=True)
-def _neighbours(
-    offsets, iy, ix, p_score, p_s2, p_c, pool, nb_y, nb_x, nb_s2, nb_c, score
-):  # pragma: no cover - numba
-    """The ``pool`` best neighbours of a core pixel, best first; returns how many."""
-    nb = p_s2.shape[1]
+def _neighbours(p_score, pool, order, score):  # pragma: no cover - numba
+    """The ``pool`` best offsets of a core pixel (indices into the pattern), best first.
+
+    Returns how many there are (offsets with no pair model are left out).
+    """
     kept = 0
-    for o in range(offsets.shape[0]):
+    for o in range(p_score.shape[0]):
         total = p_score[o]
         if total == np.inf:
             continue
@@ -438,17 +439,9 @@ def _neighbours(
         last_slot = kept if kept < pool else pool - 1
         for q in range(last_slot, pos, -1):
             score[q] = score[q - 1]
-            nb_y[q] = nb_y[q - 1]
-            nb_x[q] = nb_x[q - 1]
-            for k in range(nb):
-                nb_s2[q, k] = nb_s2[q - 1, k]
-                nb_c[q, k] = nb_c[q - 1, k]
+            order[q] = order[q - 1]
         score[pos] = total
-        nb_y[pos] = iy + offsets[o, 0]
-        nb_x[pos] = ix + offsets[o, 1]
-        for k in range(nb):
-            nb_s2[pos, k] = p_s2[o, k]
-            nb_c[pos, k] = p_c[o, k]
+        order[pos] = o
         if kept < pool:
             kept += 1
     return kept
@@ -464,10 +457,10 @@ def _spatial(
     t,
     i,
     kept,
-    nb_y,
-    nb_x,
-    nb_s2,
-    nb_c,
+    offsets,
+    order,
+    pair_s2,
+    pair_c,
     n_similar,
     rho,
     est,
@@ -487,8 +480,9 @@ def _spatial(
         wsum[k] = 0.0
         vsum[k] = 0.0
     for q in range(kept):
-        y = nb_y[q]
-        x = nb_x[q]
+        o = order[q]
+        y = iy + offsets[o, 0]
+        x = ix + offsets[o, 1]
         if not clear[y, x, i]:
             continue
         a = i - 1
@@ -512,7 +506,7 @@ def _spatial(
                 diff = values[iy, ix, a, k] - values[y, x, a, k]
             else:
                 diff = values[iy, ix, b, k] - values[y, x, b, k]
-            v = nb_s2[q, k] + nb_c[q, k] * br
+            v = pair_s2[o, k] + pair_c[o, k] * br
             wk = 1.0 / v
             est[k] += wk * (values[y, x, i, k] + diff)
             wsum[k] += wk
@@ -529,10 +523,140 @@ def _spatial(
     return True
 
 
+_ONE = np.uint64(1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _prev_bit(bits, i):  # pragma: no cover - numba
+    """Highest set bit of the mask ``bits`` (64-bit words) below ``i``; -1 if none."""
+    wd = i >> 6
+    word = bits[wd] & ((_ONE << np.uint64(i & 63)) - _ONE)
+    while word == 0:
+        wd -= 1
+        if wd < 0:
+            return -1
+        word = bits[wd]
+    return wd * 64 + 63 - int(leading_zeros(word))
+
+
+@numba.njit(nogil=True, cache=True)
+def _next_bit(bits, i, nt):  # pragma: no cover - numba
+    """Lowest set bit of the mask ``bits`` above ``i``; ``nt`` if none."""
+    wd = i >> 6
+    below = (_ONE << np.uint64(i & 63)) - _ONE
+    word = bits[wd] & ~(below | (_ONE << np.uint64(i & 63)))
+    while word == 0:
+        wd += 1
+        if wd >= bits.shape[0]:
+            return nt
+        word = bits[wd]
+    return wd * 64 + int(trailing_zeros(word))
+
+
+@numba.njit(nogil=True, cache=True)
+def _spatial_dates(
+    values,
+    bits,
+    iy,
+    ix,
+    usable_bits,
+    t,
+    need_bits,
+    kept,
+    offsets,
+    order,
+    pair_s2,
+    pair_c,
+    n_similar,
+    rho,
+    est,
+    var,
+    acc,
+    count,
+    joint,
+):  # pragma: no cover - numba
+    """:func:`_spatial` for every date set in ``need_bits`` at once.
+
+    Walks the neighbours best first and, for each, only the needed dates on which
+    it is clear, finding the anchors (jointly usable dates before and after) with
+    bit operations on the 64-bit masks (``bits`` of every pixel, ``usable_bits``
+    of this one; see :func:`clear_bits`); stops when every needed date has
+    ``n_similar`` estimates. Sums run over the neighbours in the same order as in
+    :func:`_spatial`, so the results are the same to the last bit. Fills ``est``
+    and ``var`` ``(nt, nb)`` and ``count`` (0 where there is no candidate);
+    ``need_bits`` is used up.
+    """
+    nb = values.shape[3]
+    nt = t.shape[0]
+    nw = bits.shape[2]
+    wsum = acc[0]
+    vsum = acc[1]
+    remaining = 0
+    for wd in range(nw):
+        word = need_bits[wd]
+        while word != 0:
+            i = wd * 64 + int(trailing_zeros(word))
+            word &= word - _ONE
+            remaining += 1
+            count[i] = 0
+            for k in range(nb):
+                est[i, k] = 0.0
+                wsum[i, k] = 0.0
+                vsum[i, k] = 0.0
+    for q in range(kept):
+        if remaining == 0:
+            break
+        o = order[q]
+        y = iy + offsets[o, 0]
+        x = ix + offsets[o, 1]
+        for wd in range(nw):
+            joint[wd] = usable_bits[wd] & bits[y, x, wd]
+        for wd in range(nw):
+            word = need_bits[wd] & bits[y, x, wd]
+            while word != 0:
+                i = wd * 64 + int(trailing_zeros(word))
+                word &= word - _ONE
+                a = _prev_bit(joint, i)
+                b = _next_bit(joint, i, nt)
+                if a < 0 and b >= nt:
+                    continue
+                d1 = t[i] - t[a] if a >= 0 else -1.0
+                d2 = t[b] - t[i] if b < nt else -1.0
+                br = _bridge(d1, d2)
+                for k in range(nb):
+                    if a >= 0 and b < nt:
+                        w = _weight(d1, d2)
+                        da = values[iy, ix, a, k] - values[y, x, a, k]
+                        db = values[iy, ix, b, k] - values[y, x, b, k]
+                        diff = (1.0 - w) * da + w * db
+                    elif a >= 0:
+                        diff = values[iy, ix, a, k] - values[y, x, a, k]
+                    else:
+                        diff = values[iy, ix, b, k] - values[y, x, b, k]
+                    v = pair_s2[o, k] + pair_c[o, k] * br
+                    wk = 1.0 / v
+                    est[i, k] += wk * (values[y, x, i, k] + diff)
+                    wsum[i, k] += wk
+                    vsum[i, k] += wk * v
+                count[i] += 1
+                if count[i] == n_similar:
+                    remaining -= 1
+                    need_bits[wd] &= ~(_ONE << np.uint64(i & 63))
+    for i in range(nt):
+        used = count[i]
+        if used == 0:
+            continue
+        for k in range(nb):
+            est[i, k] /= wsum[i, k]
+            vbar = vsum[i, k] / wsum[i, k]
+            var[i, k] = vbar * (rho + (1.0 - rho) / used)
+
+
 @numba.njit(nogil=True, cache=True)
 def _fill_block(
     values,
     clear,
+    bits,
     sar,
     t,
     out_idx,
@@ -580,10 +704,15 @@ def _fill_block(
     feat_ok = np.zeros(nt, dtype=np.bool_)
     coef = np.empty((nb, nf + 1))
     gcoef = np.empty((nb, nf + 1))
-    nb_y = np.empty(pool, dtype=np.int64)
-    nb_x = np.empty(pool, dtype=np.int64)
-    nb_s2 = np.empty((pool, nb))
-    nb_c = np.empty((pool, nb))
+    order = np.empty(pool, dtype=np.int64)
+    nw = bits.shape[2]
+    need_bits = np.zeros(nw, dtype=np.uint64)
+    usable_bits = np.zeros(nw, dtype=np.uint64)
+    sp_est_all = np.empty((nt, nb))
+    sp_var_all = np.empty((nt, nb))
+    sp_acc = np.empty((2, nt, nb))
+    sp_count = np.zeros(nt, dtype=np.int64)
+    sp_joint = np.empty(nw, dtype=np.uint64)
     sp_est = np.empty(nb)
     sp_var = np.empty(nb)
     cand = np.empty((3, nb))
@@ -636,20 +765,9 @@ def _fill_block(
                 s2[k], c[k] = _series_model(
                     values, iy, ix, usable, t, k, prior_s2, prior_c, prior_w
                 )
-            kept = _neighbours(
-                offsets,
-                iy,
-                ix,
-                p_score[oy, ox],
-                p_s2[oy, ox],
-                p_c[oy, ox],
-                pool,
-                nb_y,
-                nb_x,
-                nb_s2,
-                nb_c,
-                score,
-            )
+            kept = _neighbours(p_score[oy, ox], pool, order, score)
+            pair_s2 = p_s2[oy, ox]
+            pair_c = p_c[oy, ox]
             sar_ok = False
             if has_sar:
                 _pixel_features(sar, iy, ix, usable, feat, feat_ok)
@@ -758,10 +876,10 @@ def _fill_block(
                         t,
                         i,
                         kept,
-                        nb_y,
-                        nb_x,
-                        nb_s2,
-                        nb_c,
+                        offsets,
+                        order,
+                        pair_s2,
+                        pair_c,
                         n_similar,
                         rho,
                         sp_est,
@@ -780,6 +898,40 @@ def _fill_block(
                     if screened[i]:
                         usable[i] = False
             brackets(usable, prev, nxt)
+            for wd in range(nw):
+                need_bits[wd] = 0
+                usable_bits[wd] = 0
+            for i in range(nt):
+                if usable[i]:
+                    usable_bits[i >> 6] |= _ONE << np.uint64(i & 63)
+            for i in range(nt):
+                sp_count[i] = 0
+            if enabled[2] and kept > 0:
+                for j in range(m):
+                    i = out_idx[j]
+                    if not usable[i]:
+                        need_bits[i >> 6] |= _ONE << np.uint64(i & 63)
+            _spatial_dates(
+                values,
+                bits,
+                iy,
+                ix,
+                usable_bits,
+                t,
+                need_bits,
+                kept,
+                offsets,
+                order,
+                pair_s2,
+                pair_c,
+                n_similar,
+                rho,
+                sp_est_all,
+                sp_var_all,
+                sp_acc,
+                sp_count,
+                sp_joint,
+            )
             fit_centre = -1e300
             fit_ok = False
             for j in range(m):
@@ -857,34 +1009,12 @@ def _fill_block(
                             cand[1, k] = f_i + r
                             cvar[1, k] = (rs2[k] + rc[k] * br) * scale_s
                         have[1] = True
-                # spatial
-                have[2] = (
-                    enabled[2]
-                    and kept > 0
-                    and _spatial(
-                        values,
-                        clear,
-                        iy,
-                        ix,
-                        usable,
-                        t,
-                        i,
-                        kept,
-                        nb_y,
-                        nb_x,
-                        nb_s2,
-                        nb_c,
-                        n_similar,
-                        rho,
-                        sp_est,
-                        sp_var,
-                        buf,
-                    )
-                )
+                # spatial (computed above for every gap date)
+                have[2] = sp_count[i] > 0
                 if have[2]:
                     for k in range(nb):
-                        cand[2, k] = sp_est[k]
-                        cvar[2, k] = sp_var[k]
+                        cand[2, k] = sp_est_all[i, k]
+                        cvar[2, k] = sp_var_all[i, k]
                 # fusion (the temporal candidate stands in when nothing else exists)
                 if not (have[0] or have[1] or have[2]):
                     have[0] = True
@@ -926,6 +1056,19 @@ def _fill_block(
                     out_f[oy, ox, j] = EXTRAPOLATED
                 else:
                     out_f[oy, ox, j] = TEMPORAL
+
+
+def clear_bits(clear: np.ndarray) -> np.ndarray:
+    """Pack a boolean mask ``(..., nt)`` into 64-bit words ``(..., ceil(nt / 64))``.
+
+    Bit ``i % 64`` of word ``i // 64`` is date ``i``.
+    """
+    nt = clear.shape[-1]
+    words = -(-nt // 64)
+    packed = np.packbits(clear, axis=-1, bitorder="little")
+    pad = [(0, 0)] * (clear.ndim - 1) + [(0, 8 * words - packed.shape[-1])]
+    packed = np.ascontiguousarray(np.pad(packed, pad))
+    return packed.view("<u8").astype(np.uint64, copy=False)
 
 
 #: Side of the square sub-windows whose pair models are computed together.
@@ -1009,6 +1152,7 @@ def stori_fill(
     values_t = np.ascontiguousarray(np.moveaxis(values, 0, -1), dtype=work)
     sar_t = np.ascontiguousarray(np.moveaxis(sar, 0, -1), dtype=work)
     clear = np.ascontiguousarray(clear, dtype=np.bool_)
+    bits = clear_bits(clear)
     t = np.ascontiguousarray(t, dtype=np.float64)
     out_idx = np.ascontiguousarray(out_idx, dtype=np.int64)
     offsets = neighbour_offsets(int(opts["radius"]))
@@ -1025,6 +1169,7 @@ def stori_fill(
             _fill_block(
                 values_t,
                 clear,
+                bits,
                 sar_t,
                 t,
                 out_idx,
