@@ -73,8 +73,8 @@ from stori_xr.kernels.linalg import cholesky_solve
 #: Default options of :func:`stori_fill`.
 DEFAULTS = {
     "radius": 8,
-    "n_similar": 24,
-    "pool": 48,
+    "n_similar": 8,
+    "pool": 72,
     "sar_scale_days": 60.0,
     "ridge": 0.05,
     "screen_z": 4.0,
