@@ -42,7 +42,9 @@ def _run_one(method: str, size: int, periods: int) -> dict:
 
     scene = _scene(size, periods)
     bands = list(scene.truth.data_vars)
-    warm = _scene(16, 12)
+    # warm-up: numba compiles the kernels for whole-array and for window outputs
+    # (a scene of more than one tile gives both)
+    warm = _scene(160, 12)
     if method == "xarray-interpolate_na":
         masked = scene.optical[bands]
         warm.optical[bands].interpolate_na(dim="time")

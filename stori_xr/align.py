@@ -106,14 +106,14 @@ def merge_optical_times(
 ) -> tuple[xr.Dataset, xr.DataArray]:
     """Merge optical acquisitions closer than ``within_days``: mean of clear values.
 
-    Runs of single acquisitions are kept as slices; only the (rare) groups of
-    near-simultaneous acquisitions are averaged, so the cost stays that of a copy.
+    Runs of single acquisitions are kept as slices (values not masked: the clear
+    mask comes with them); only the (rare) groups of near-simultaneous acquisitions
+    are averaged over their clear values, so the cost stays that of a copy.
     """
-    masked = ds.where(clear)
     times = ds[tdim].values
     groups = time_groups(times, within_days)
     if groups.size == 0 or groups[-1] == groups.size - 1:
-        return masked, clear
+        return ds, clear
     starts = np.flatnonzero(np.r_[True, np.diff(groups) > 0])
     ends = np.r_[starts[1:], groups.size]
     values, masks = [], []
@@ -122,17 +122,18 @@ def merge_optical_times(
         if b - a == 1:
             continue
         if run < a:  # the singletons before this group, as one slice
-            values.append(masked.isel({tdim: slice(run, a)}))
+            values.append(ds.isel({tdim: slice(run, a)}))
             masks.append(clear.isel({tdim: slice(run, a)}))
         group = {tdim: slice(a, b)}
         first = {tdim: [times[a]]}
-        values.append(masked.isel(group).mean(tdim, skipna=True).expand_dims(first))
+        masked = ds.isel(group).where(clear.isel(group))
+        values.append(masked.mean(tdim, skipna=True).expand_dims(first))
         masks.append(clear.isel(group).any(tdim).expand_dims(first))
         run = b
     if run < groups.size:
-        values.append(masked.isel({tdim: slice(run, None)}))
+        values.append(ds.isel({tdim: slice(run, None)}))
         masks.append(clear.isel({tdim: slice(run, None)}))
-    merged = xr.concat(values, dim=tdim).transpose(*masked[next(iter(masked.data_vars))].dims)
+    merged = xr.concat(values, dim=tdim).transpose(*ds[next(iter(ds.data_vars))].dims)
     anyclear = xr.concat(masks, dim=tdim).transpose(*clear.dims)
     if merged.chunks:  # the pieces came as several chunks along time: one again
         merged, anyclear = merged.chunk({tdim: -1}), anyclear.chunk({tdim: -1})
@@ -284,6 +285,58 @@ def align(
     >>> bool((out.sar_flag < 2).all())
     True
     """
+    out = aligned_parts(
+        optical,
+        sar,
+        times,
+        tolerance=tolerance,
+        clear=clear,
+        bands=bands,
+        time_dim=time_dim,
+        sar_units=sar_units,
+        orbit_normalise=orbit_normalise,
+        merge_within=merge_within,
+        match_within=match_within,
+        rechunk=rechunk,
+    )
+    out.attrs = append_history(
+        optical.attrs,
+        format_call(
+            "align",
+            times=times,
+            tolerance=tolerance,
+            orbit_normalise=orbit_normalise,
+            merge_within=merge_within,
+        ),
+    )
+    return copy_crs(out, optical)
+
+
+def aligned_parts(
+    optical: xr.Dataset | xr.DataArray,
+    sar: xr.Dataset | None,
+    times: TimesLike,
+    *,
+    tolerance: str | float,
+    clear: xr.DataArray | str | None,
+    bands: Sequence[str] | None,
+    time_dim: Hashable | None,
+    sar_units: str | None,
+    orbit_normalise: bool = True,
+    merge_within: str | float = MERGE_WITHIN,
+    match_within: str | float = MATCH_WITHIN,
+    rechunk: bool,
+    mask_bands: bool = True,
+    with_days: bool = True,
+    sar_outputs: tuple[str, ...] | None = None,
+) -> xr.Dataset:
+    """:func:`align` without its attributes, optionally leaner (for the gap filling).
+
+    ``mask_bands=False`` leaves the band values as they are where not clear (the
+    ``clear`` variable says which to use), ``with_days=False`` leaves out
+    ``days_since_clear`` and ``days_until_clear``, and ``sar_outputs`` names the SAR
+    variables to compute (default: all). The rest is :func:`align`.
+    """
     tol = to_timedelta_days(tolerance)
     merge = to_timedelta_days(merge_within)
     ds, mask, tdim, names = prepare_optical(
@@ -295,9 +348,14 @@ def align(
         sar_ds, stdim = prepare_sar(sar, sar_units=sar_units, rechunk=rechunk)
     ds, mask = merge_optical_times(ds, mask, tdim, merge)
     targets = resolve_times(times, ds[tdim].values)
-    since, until = clear_days(mask, tdim, targets)
+    if with_days:
+        since, until = clear_days(mask, tdim, targets)
     ds, mask = optical_on_targets(ds, mask, tdim, targets, to_timedelta_days(match_within))
-    out = ds.assign(clear=mask, days_since_clear=since, days_until_clear=until)
+    if mask_bands:
+        ds = ds.where(mask)
+    out = ds.assign(clear=mask)
+    if with_days:
+        out = out.assign(days_since_clear=since, days_until_clear=until)
     if sar_ds is not None:
         _check_temporal_overlap(sar_ds[stdim].values, targets, tol)
         on_grid = regrid_sar(sar_ds, stdim, ds)
@@ -309,6 +367,7 @@ def align(
             tolerance=tol,
             merge_within=merge,
             normalise=orbit_normalise,
+            outputs=sar_outputs,
         )
         clash = [k for k in feats.data_vars if k in names]
         if clash:
@@ -323,17 +382,7 @@ def align(
     for k, attrs in _ATTRS.items():
         if k in out:
             out[k].attrs.update(attrs)
-    out.attrs = append_history(
-        optical.attrs,
-        format_call(
-            "align",
-            times=times,
-            tolerance=tolerance,
-            orbit_normalise=orbit_normalise,
-            merge_within=merge_within,
-        ),
-    )
-    return copy_crs(out, optical)
+    return out
 
 
 def _check_temporal_overlap(sar_times: np.ndarray, targets: np.ndarray, tol: float) -> None:

@@ -8,7 +8,9 @@ dates, ``<band>_sigma`` and ``stori_source``.
 
 The methods are registered in :data:`METHODS`; each is a :class:`Method` whose
 block function maps numpy blocks ``values (nb, ny, nx, nt)``, ``clear (ny, nx,
-nt)``, ``sar (nf, ny, nx, nt)`` to ``(values, sigma, source)`` on the output dates.
+nt)``, ``sar (nf, ny, nx, nt)`` to ``(values, sigma, source)`` on the output dates,
+shaped ``(nb, m, ny, nx)`` and ``(m, ny, nx)`` (dates before pixels, as in the
+output cubes).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from stori_xr import validate
-from stori_xr.align import align
+from stori_xr.align import aligned_parts
 from stori_xr.dates import (
     MATCH_WITHIN,
     MERGE_WITHIN,
@@ -55,6 +57,8 @@ class Method:
     options: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
+    #: the block function takes ``out=`` arrays to write its results into
+    writes_out: bool = False
 
     def halo(self, options: dict[str, Any]) -> int:
         """Pixels of neighbourhood that one pixel's result depends on."""
@@ -74,8 +78,9 @@ def _per_pixel(fn: Callable[..., tuple[np.ndarray, np.ndarray]], with_sar: bool)
             args.append(sar.reshape(sar.shape[0], ny * nx, nt))
         out, src = fn(*args, t, out_idx, **options)
         m = out_idx.size
-        sigma = np.full((nb, ny, nx, m), np.nan, dtype=values.dtype)
-        return out.reshape(nb, ny, nx, m), sigma, src.reshape(ny, nx, m)
+        sigma = np.full((nb, m, ny, nx), np.nan, dtype=values.dtype)
+        out = out.reshape(nb, ny, nx, m).transpose(0, 3, 1, 2)
+        return out, sigma, src.reshape(ny, nx, m).transpose(2, 0, 1)
 
     return block
 
@@ -88,8 +93,9 @@ def _whittaker_block(values, clear, sar, t, out_idx, *, lmbda=1e4, order=2, step
     observed = clear.reshape(ny * nx, nt)[:, out_idx]
     out = np.where(observed[None], masked[:, :, out_idx], smooth)
     m = out_idx.size
-    sigma = np.full((nb, ny, nx, m), np.nan, dtype=values.dtype)
-    return out.reshape(nb, ny, nx, m).astype(values.dtype), sigma, src.reshape(ny, nx, m)
+    sigma = np.full((nb, m, ny, nx), np.nan, dtype=values.dtype)
+    out = out.reshape(nb, ny, nx, m).astype(values.dtype).transpose(0, 3, 1, 2)
+    return out, sigma, src.reshape(ny, nx, m).transpose(2, 0, 1)
 
 
 def _check_whittaker(options: dict[str, Any]) -> None:
@@ -131,6 +137,7 @@ METHODS: dict[str, Method] = {
         options=tuple(stori.DEFAULTS),
         defaults=stori.DEFAULTS,
         check=_check_kernel,
+        writes_out=True,
     ),
 }
 
@@ -165,8 +172,12 @@ def _time_axis(
 
 
 def _stack(out: np.ndarray, sigma: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """One array (2 nb + 1, y, x, m): values, sigmas, and the source flag as floats."""
-    return np.concatenate([out, sigma, src[None].astype(out.dtype)], axis=0)
+    """Values, sigmas and the source flag (as floats) in one array (2 nb + 1, y, x, m).
+
+    That is the layout of the block's input, so that dask maps blocks one to one.
+    """
+    stacked = np.concatenate([out, sigma, src[None].astype(out.dtype)], axis=0)
+    return stacked.transpose(0, 2, 3, 1)
 
 
 def _block_runner(
@@ -194,45 +205,61 @@ def _block_runner(
 EAGER_TILE = 128
 
 
-def _run_tiles(spec, values, clear, sar, t, out_idx, options):
+def _run_tiles(spec, bands, clear, sar, t, out_idx, options):
     """Numpy input: run the method tile by tile (with its halo) on threads.
 
-    A tile and its halo stay in the processor's cache while its pixels look at
-    their neighbours, which a whole large cube does not; the kernels release the
-    GIL, so tiles run in parallel. The result equals one call on the whole cube.
+    ``bands``, ``clear`` and ``sar`` are (t, y, x) arrays; each tile is gathered
+    into the block layout of the methods, and its results are written into the
+    outputs, ``(nb, m, y, x)`` and ``(m, y, x)``. A tile and its halo stay in the
+    processor's cache while its pixels look at their neighbours, which a whole
+    large cube does not; the kernels release the GIL, so tiles run in parallel.
+    The result equals one call on the whole cube.
     """
     halo = spec.halo(options)
-    ny, nx = values.shape[1:3]
-    if not halo or (ny <= EAGER_TILE and nx <= EAGER_TILE):
-        return spec.block(values, clear, sar, t, out_idx, **options)
-    shape = (values.shape[0], ny, nx, out_idx.size)
+    _, ny, nx = clear.shape
+    m = out_idx.size
+    dtype = bands[0].dtype
     out = (
-        np.empty(shape, dtype=values.dtype),
-        np.empty(shape, dtype=values.dtype),
-        np.empty(shape[1:], dtype=np.int8),
+        np.empty((len(bands), m, ny, nx), dtype=dtype),
+        np.empty((len(bands), m, ny, nx), dtype=dtype),
+        np.empty((m, ny, nx), dtype=np.int8),
     )
+
+    def gather(arrays, ys, xs):
+        return np.stack([a[:, ys, xs] for a in arrays]).transpose(0, 2, 3, 1)
 
     def one(y0: int, x0: int) -> None:
         y1, x1 = min(y0 + EAGER_TILE, ny), min(x0 + EAGER_TILE, nx)
         ya, xa = max(y0 - halo, 0), max(x0 - halo, 0)
         yb, xb = min(y1 + halo, ny), min(x1 + halo, nx)
-        win = (slice(ya, yb), slice(xa, xb))
+        ys, xs = slice(ya, yb), slice(xa, xb)
+        extra: dict[str, Any] = {"core": (y0 - ya, y1 - ya, x0 - xa, x1 - xa)} if halo else {}
+        window = (slice(y0, y1), slice(x0, x1))
+        into = (out[0][:, :, *window], out[1][:, :, *window], out[2][:, *window])
+        if spec.writes_out:
+            extra["out"] = into
         part = spec.block(
-            values[:, win[0], win[1]],
-            clear[win[0], win[1]],
-            None if sar is None else sar[:, win[0], win[1]],
+            gather(bands, ys, xs),
+            clear[:, ys, xs].transpose(1, 2, 0),
+            None if sar is None else gather(sar, ys, xs),
             t,
             out_idx,
-            core=(y0 - ya, y1 - ya, x0 - xa, x1 - xa),
+            **extra,
             **options,
         )
-        for full, piece in zip(out, part, strict=True):
-            full[..., y0:y1, x0:x1, :] = piece
+        if not spec.writes_out:
+            for target, piece in zip(into, part, strict=True):
+                target[...] = piece
 
     from concurrent.futures import ThreadPoolExecutor
 
     starts = [(y0, x0) for y0 in range(0, ny, EAGER_TILE) for x0 in range(0, nx, EAGER_TILE)]
-    with ThreadPoolExecutor(max_workers=min(len(starts), len(os.sched_getaffinity(0)))) as pool:
+    workers = min(len(starts), len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        for y0, x0 in starts:
+            one(y0, x0)
+        return out
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda yx: one(*yx), starts))
     return out
 
@@ -250,24 +277,24 @@ def _widen(chunks: tuple[int, ...], halo: int) -> tuple[int, ...]:
 
 def run_blocks(
     spec: Method,
-    values: np.ndarray | dsa.Array,
+    bands: Sequence[np.ndarray | dsa.Array],
     clear: np.ndarray | dsa.Array,
-    sar: np.ndarray | dsa.Array | None,
+    sar: Sequence[np.ndarray | dsa.Array] | None,
     t: np.ndarray,
     out_idx: np.ndarray,
     options: dict[str, Any],
-) -> np.ndarray | dsa.Array:
-    """Run a method over a whole cube, chunk by chunk (with a halo) for dask input.
+) -> tuple[np.ndarray | dsa.Array, np.ndarray | dsa.Array, np.ndarray | dsa.Array]:
+    """Run a method over a whole cube: tile by tile for numpy, chunk by chunk for dask.
 
     Parameters
     ----------
     spec : Method
         The method.
-    values : array, shape (nb, ny, nx, nt)
+    bands : sequence of arrays, shape (nt, ny, nx)
         Band values.
-    clear : array of bool, shape (ny, nx, nt)
+    clear : array of bool, shape (nt, ny, nx)
         Usable values.
-    sar : array, shape (nf, ny, nx, nt), or None
+    sar : sequence of arrays, shape (nt, ny, nx), or None
         SAR features.
     t : ndarray of float64, shape (nt,)
         Times in days.
@@ -278,12 +305,15 @@ def run_blocks(
 
     Returns
     -------
-    values, sigma : array, shape (nb, ny, nx, m)
-    source : array of int8, shape (ny, nx, m)
+    values, sigma : array, shape (nb, m, ny, nx)
+    source : array of int8, shape (m, ny, nx)
     """
-    if not isinstance(values, dsa.Array):
-        return _run_tiles(spec, values, clear, sar, t, out_idx, options)
+    if not isinstance(clear, dsa.Array):
+        return _run_tiles(spec, bands, clear, sar, t, out_idx, options)
     halo = spec.halo(options)
+    values = dsa.stack(bands).transpose(0, 2, 3, 1)
+    clear = clear.transpose(1, 2, 0)
+    sar = None if sar is None else dsa.stack(sar).transpose(0, 2, 3, 1)
     # dask's overlap needs every chunk at least as wide as the halo: merge narrower
     # ones into their neighbour (the values do not depend on the chunks)
     ychunks, xchunks = _widen(values.chunks[1], halo), _widen(values.chunks[2], halo)
@@ -306,7 +336,7 @@ def run_blocks(
         dtype=values.dtype,
         meta=np.array((), dtype=values.dtype),
         name=f"stori-{spec.name}-{token}",
-    )
+    ).transpose(0, 3, 1, 2)
     return stacked[:nb], stacked[nb : 2 * nb], stacked[2 * nb].astype(np.int8)
 
 
@@ -373,7 +403,7 @@ def interpolate(
     merged = merged_times(ds[tdim].values, to_timedelta_days(MERGE_WITHIN))
     targets = resolve_times(times, merged)
     t_all, out_idx = _time_axis(merged, targets, to_timedelta_days(MATCH_WITHIN))
-    aligned = align(
+    aligned = aligned_parts(
         ds,
         sar if spec.sar_features else None,
         t_all,
@@ -383,29 +413,30 @@ def interpolate(
         time_dim=tdim,
         sar_units=sar_units,
         rechunk=rechunk,
+        mask_bands=False,  # the methods read the clear mask
+        with_days=max_gap is not None,
+        sar_outputs=spec.sar_features,
     )
     names = validate.select_bands(ds, tdim, bands)
     ydim, xdim = validate.find_spatial_dims(aligned)
-    order = (ydim, xdim, tdim)
-    values = xr.concat([aligned[b].transpose(*order) for b in names], dim="_band")
-    if values.dtype not in (np.float32, np.float64):  # e.g. float16: compute in float32
-        values = values.astype(np.float32 if values.dtype.itemsize <= 4 else np.float64)
+    order = (tdim, ydim, xdim)
+    band_arrays = [aligned[b].transpose(*order).data for b in names]
+    dtype = np.result_type(*band_arrays)
+    if dtype not in (np.float32, np.float64):  # e.g. float16: compute in float32
+        dtype = np.float32 if dtype.itemsize <= 4 else np.float64
+    band_arrays = [a.astype(dtype, copy=False) for a in band_arrays]
     feats = [f for f in spec.sar_features if f in aligned]
-    sar_arr = (
-        xr.concat([aligned[f].transpose(*order) for f in feats], dim="_feat").data
-        if feats
-        else None
-    )
+    sar_arrays = [aligned[f].transpose(*order).data for f in feats] if feats else None
     filled, sigma, source = run_blocks(
         spec,
-        values.data,
+        band_arrays,
         aligned["clear"].transpose(*order).data,
-        sar_arr,
+        sar_arrays,
         to_days(t_all),
         out_idx,
         options,
     )
-    dims = (ydim, xdim, tdim)
+    dims = order
     coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}
     out = xr.Dataset(coords=coords)
     for k, b in enumerate(names):

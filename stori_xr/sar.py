@@ -18,6 +18,7 @@ from stori_xr import validate
 from stori_xr.dates import time_groups, to_days
 from stori_xr.exceptions import MissingCRSError, MissingVariableError, NoOverlapError
 from stori_xr.kernels import interp_time
+from stori_xr.kernels.sarseries import normalise_merge
 
 SAR_FEATURES = ("VV", "VH", "VH_VV", "RVI")
 
@@ -78,11 +79,11 @@ def prepare_sar(
     for p in pols:
         var = sar[p]
         units = validate.sar_units(var, sar_units)
-        var = validate.check_sar_values(var.astype(np.float32), units)
+        var = validate.check_sar_values(var.astype(np.float32, copy=False), units)
         validate.check_not_all_missing(var, "SAR variable")
         if units == "linear":
             var = 10.0 * np.log10(var.where(var > 0))
-        out[p] = var.astype(np.float32)
+        out[p] = var.astype(np.float32, copy=False)
     ds = xr.Dataset(out, coords={c: sar.coords[c] for c in sar.coords})
     return ds, tdim
 
@@ -279,9 +280,14 @@ def sar_tracks(sar: xr.Dataset, tdim: Hashable) -> np.ndarray:
     return infer_tracks(sar[tdim].values)
 
 
+#: Everything :func:`sar_features` can compute, in the order of its output.
+SAR_OUTPUTS = (*SAR_FEATURES, "sar_days", "sar_flag")
+
+
 def _sar_block(
     *pols: np.ndarray,
     names: tuple[str, ...],
+    outputs: tuple[str, ...],
     t: np.ndarray,
     tracks: np.ndarray,
     groups: np.ndarray,
@@ -289,65 +295,30 @@ def _sar_block(
     tolerance: float,
     normalise: bool,
 ) -> tuple[np.ndarray, ...]:
-    """SAR features of one spatial block; inputs (..., t) in dB, outputs (..., target)."""
-    series = {
-        n: _normalise_and_merge(v, tracks, groups, normalise)
-        for n, v in zip(names, pols, strict=True)
-    }
+    """SAR features of one spatial block; inputs (y, x, t) in dB, outputs (y, x, target)."""
     tm = t[np.unique(groups, return_index=True)[1]]
     interp, days, flags = {}, [], []
-    for n, v in series.items():
-        interp[n], d, f = interp_time(v, tm, target, tolerance)
+    for n, v in zip(names, pols, strict=True):
+        series = normalise_merge(v, tracks, groups, normalise)
+        interp[n], d, f = interp_time(series, tm, target, tolerance)
         days.append(d)
         flags.append(f)
-    nan = np.full(days[0].shape, np.nan, dtype=np.float32)
-    vv, vh = interp.get("VV", nan), interp.get("VH", nan)
-    with np.errstate(invalid="ignore", over="ignore"):
-        # 4 VH / (VV + VH) in linear power, as 4 / (1 + VV/VH): one power, not two
-        rvi = (4.0 / (1.0 + 10.0 ** ((vv - vh) / 10.0))).astype(np.float32, copy=False)
-    return (
-        vv.astype(np.float32, copy=False),
-        vh.astype(np.float32, copy=False),
-        (vh - vv).astype(np.float32, copy=False),
-        rvi,
-        np.maximum.reduce(days),
-        np.maximum.reduce(flags),
-    )
-
-
-def _nanmean(v: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
-    """Mean of the finite values; NaN (silently) where there is none.
-
-    ``np.nanmean`` warns about all-NaN slices, and silencing that with
-    ``warnings.catch_warnings`` is not thread-safe inside dask tasks.
-    """
-    ok = np.isfinite(v)
-    total = np.where(ok, v, 0.0).sum(axis=axis, keepdims=keepdims)
-    count = ok.sum(axis=axis, keepdims=keepdims)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return total / count
-
-
-def _normalise_and_merge(
-    v: np.ndarray, tracks: np.ndarray, groups: np.ndarray, normalise: bool
-) -> np.ndarray:
-    v = v.astype(np.float64)  # float64 sums: the same result whatever the block layout
-    if normalise and np.unique(tracks).size > 1:
-        overall = _nanmean(v, keepdims=True)
-        out = v.copy()
-        for k in np.unique(tracks):
-            sel = tracks == k
-            out[..., sel] = v[..., sel] - _nanmean(v[..., sel], keepdims=True)
-        v = out + overall
-    first = np.unique(groups, return_index=True)[1]
-    if first.size == groups.size:
-        return v.astype(np.float32)
-    merged = v[..., first].copy()
-    for g in np.flatnonzero(np.bincount(groups) > 1):
-        lin = 10.0 ** (v[..., groups == g] / 10.0)
-        with np.errstate(divide="ignore"):
-            merged[..., g] = 10.0 * np.log10(_nanmean(lin))
-    return merged.astype(np.float32)
+    out = {}
+    for n in ("VV", "VH"):
+        if n in outputs:
+            out[n] = interp[n]
+    if "VH_VV" in outputs:
+        out["VH_VV"] = interp["VH"] - interp["VV"]
+    if "RVI" in outputs:
+        with np.errstate(invalid="ignore", over="ignore"):
+            # 4 VH / (VV + VH) in linear power, as 4 / (1 + VV/VH): one power, not two
+            ratio = np.power(np.float32(10.0), (interp["VV"] - interp["VH"]) / np.float32(10.0))
+            out["RVI"] = np.float32(4.0) / (np.float32(1.0) + ratio)
+    if "sar_days" in outputs:
+        out["sar_days"] = np.maximum.reduce(days) if len(days) > 1 else days[0]
+    if "sar_flag" in outputs:
+        out["sar_flag"] = np.maximum.reduce(flags) if len(flags) > 1 else flags[0]
+    return tuple(out[n] for n in outputs)
 
 
 def sar_features(
@@ -359,13 +330,22 @@ def sar_features(
     tolerance: float,
     merge_within: float,
     normalise: bool,
+    outputs: tuple[str, ...] | None = None,
 ) -> xr.Dataset:
-    """SAR features on the target dates (same grid as ``sar``)."""
+    """SAR features on the target dates (same grid as ``sar``).
+
+    ``outputs`` names the variables to compute (default: every one of
+    :data:`SAR_OUTPUTS` that the polarisations allow).
+    """
     names = tuple(str(p) for p in sar.data_vars)
+    derived = ("VH_VV", "RVI") if len(names) == 2 else ()
+    possible = (*names, *derived, "sar_days", "sar_flag")
+    outputs = tuple(o for o in SAR_OUTPUTS if o in possible and (outputs is None or o in outputs))
     t = to_days(sar[tdim].values)
     tau = to_days(targets)
     kwargs = {
         "names": names,
+        "outputs": outputs,
         "t": t,
         "tracks": sar_tracks(sar, tdim),
         "groups": time_groups(sar[tdim].values, merge_within),
@@ -378,14 +358,13 @@ def sar_features(
         *[sar[n] for n in names],
         kwargs=kwargs,
         input_core_dims=[[tdim]] * len(names),
-        output_core_dims=[["_target"]] * 6,
+        output_core_dims=[["_target"]] * len(outputs),
         dask="parallelized",
-        output_dtypes=[np.float32] * 5 + [np.int8],
+        output_dtypes=[np.int8 if o == "sar_flag" else np.float32 for o in outputs],
         dask_gufunc_kwargs={"output_sizes": {"_target": tau.size}},
     )
-    keys = (*SAR_FEATURES, "sar_days", "sar_flag")
-    ds = xr.Dataset(dict(zip(keys, outs, strict=True)))
+    if len(outputs) == 1:
+        outs = (outs,)
+    ds = xr.Dataset(dict(zip(outputs, outs, strict=True)))
     ds = ds.drop_vars([c for c in ds.coords if tdim in ds[c].dims], errors="ignore")
-    ds = ds.rename({"_target": out_tdim}).assign_coords({out_tdim: targets})
-    derived = ("VH_VV", "RVI") if len(names) == 2 else ()
-    return ds[[*names, *derived, "sar_days", "sar_flag"]]
+    return ds.rename({"_target": out_tdim}).assign_coords({out_tdim: targets})

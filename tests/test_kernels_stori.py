@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from stori_xr.kernels import stori, stori_reference
 from stori_xr.kernels.baselines import linear
 from stori_xr.kernels.flags import (
     EXTRAPOLATED,
@@ -22,8 +23,22 @@ from stori_xr.kernels.flags import (
     SPATIAL,
     TEMPORAL,
 )
-from stori_xr.kernels.stori import stori_fill
-from stori_xr.kernels.stori_reference import stori_fill_reference
+
+
+def _pixel_major(result):
+    """(nb, m, y, x) results as (nb, y, x, m): one pixel's series along the last axis."""
+    values, sigma, source = result
+    return values.transpose(0, 2, 3, 1), sigma.transpose(0, 2, 3, 1), source.transpose(1, 2, 0)
+
+
+# the tests below read each pixel's series along the last axis
+def stori_fill(*args, **kwargs):
+    return _pixel_major(stori.stori_fill(*args, **kwargs))
+
+
+def stori_fill_reference(*args, **kwargs):
+    return _pixel_major(stori_reference.stori_fill_reference(*args, **kwargs))
+
 
 KERNELS = [
     pytest.param(stori_fill, id="numba"),
@@ -628,3 +643,30 @@ def test_bit_masks_find_the_same_anchors_as_a_scan(mask, i):
     after = np.flatnonzero(mask[i + 1 :]) + i + 1
     assert _prev_bit(bits, i) == (before[-1] if before.size else -1)
     assert _next_bit(bits, i, nt) == (after[0] if after.size else nt)
+
+
+def test_layout_and_out_arrays():
+    # dates before pixels, so that results go straight into (band, time, y, x) cubes;
+    # out= takes windows of a larger output
+    values, clear, sar, t = synthetic_block(31, ny=6, nx=7, nt=12, dtype=np.float32)
+    out_idx = np.arange(t.size)
+    core = (1, 5, 2, 6)
+    got = stori.stori_fill(values, clear, sar, t, out_idx, core=core, radius=1)
+    assert got[0].shape == got[1].shape == (3, 12, 4, 4) and got[2].shape == (12, 4, 4)
+    assert got[0].dtype == got[1].dtype == np.float32
+    whole = (
+        np.full((3, 12, 9, 9), -1.0, np.float32),
+        np.full((3, 12, 9, 9), -1.0, np.float32),
+        np.full((12, 9, 9), -1, np.int8),
+    )
+    window = (slice(3, 7), slice(5, 9))
+    into = tuple(w[(..., *window)] for w in whole)
+    res = stori.stori_fill(values, clear, sar, t, out_idx, core=core, radius=1, out=into)
+    for a, b, w in zip(got, res, whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(w[(..., *window)], a)
+        assert (w[..., :3, :] == -1).all()  # nothing written outside the window
+    with pytest.raises(ValueError, match="shape"):
+        stori.stori_fill(
+            values, clear, sar, t, out_idx, core=core, out=tuple(w[..., :2, :2] for w in whole)
+        )

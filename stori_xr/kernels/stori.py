@@ -757,9 +757,9 @@ def _fill_block(
             if n_clear == 0:
                 for j in range(m):
                     for k in range(nb):
-                        out_v[oy, ox, j, k] = np.nan
-                        out_s[oy, ox, j, k] = np.nan
-                    out_f[oy, ox, j] = NODATA
+                        out_v[k, j, oy, ox] = np.nan
+                        out_s[k, j, oy, ox] = np.nan
+                    out_f[j, oy, ox] = NODATA
                 continue
             for k in range(nb):
                 s2[k], c[k] = _series_model(
@@ -938,17 +938,17 @@ def _fill_block(
                 i = out_idx[j]
                 if usable[i]:
                     for k in range(nb):
-                        out_v[oy, ox, j, k] = values[iy, ix, i, k]
-                        out_s[oy, ox, j, k] = np.sqrt(s2[k]) * sigma_scale
-                    out_f[oy, ox, j] = OBSERVED
+                        out_v[k, j, oy, ox] = values[iy, ix, i, k]
+                        out_s[k, j, oy, ox] = np.sqrt(s2[k]) * sigma_scale
+                    out_f[j, oy, ox] = OBSERVED
                     continue
                 a = prev[i]
                 b = nxt[i]
                 if a < 0 and b < 0:
                     for k in range(nb):
-                        out_v[oy, ox, j, k] = np.nan
-                        out_s[oy, ox, j, k] = np.nan
-                    out_f[oy, ox, j] = NODATA
+                        out_v[k, j, oy, ox] = np.nan
+                        out_s[k, j, oy, ox] = np.nan
+                    out_f[j, oy, ox] = NODATA
                     continue
                 d1 = t[i] - t[a] if a >= 0 else -1.0
                 d2 = t[b] - t[i] if b >= 0 else -1.0
@@ -1042,20 +1042,20 @@ def _fill_block(
                     for f in range(3):
                         if have[f]:
                             spread += (cand[f, k] - mean) ** 2 / cvar[f, k]
-                    out_v[oy, ox, j, k] = mean
-                    out_s[oy, ox, j, k] = (
+                    out_v[k, j, oy, ox] = mean
+                    out_s[k, j, oy, ox] = (
                         np.sqrt((1.0 + spread_weight * spread) / ws + s2[k]) * sigma_scale
                     )
                 if screened[i]:
-                    out_f[oy, ox, j] = SCREENED
+                    out_f[j, oy, ox] = SCREENED
                 elif best == 1:
-                    out_f[oy, ox, j] = SAR
+                    out_f[j, oy, ox] = SAR
                 elif best == 2:
-                    out_f[oy, ox, j] = SPATIAL
+                    out_f[j, oy, ox] = SPATIAL
                 elif a < 0 or b < 0:
-                    out_f[oy, ox, j] = EXTRAPOLATED
+                    out_f[j, oy, ox] = EXTRAPOLATED
                 else:
-                    out_f[oy, ox, j] = TEMPORAL
+                    out_f[j, oy, ox] = TEMPORAL
 
 
 def clear_bits(clear: np.ndarray) -> np.ndarray:
@@ -1072,7 +1072,7 @@ def clear_bits(clear: np.ndarray) -> np.ndarray:
 
 
 #: Side of the square sub-windows whose pair models are computed together.
-SUBTILE = 128
+SUBTILE = 64
 
 
 def _opposite(offsets: np.ndarray) -> np.ndarray:
@@ -1104,6 +1104,7 @@ def stori_fill(
     out_idx: np.ndarray,
     *,
     core: tuple[int, int, int, int] | None = None,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     **options: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the gaps of a block with STORI's fused candidates.
@@ -1123,16 +1124,20 @@ def stori_fill(
     core : (y0, y1, x0, x1), optional
         The window of pixels to fill; the rest of the block is halo that the
         spatial candidate reads. Default: the whole block.
+    out : (values, sigma, source), optional
+        Arrays to write the results into (any strides, e.g. windows of the whole
+        output), shaped and typed as the returned ones.
     **options
         Overrides of :data:`DEFAULTS`.
 
     Returns
     -------
-    values : ndarray, shape (nb, cy, cx, m)
-        Filled values in the dtype of ``values``; clear values unchanged.
-    sigma : ndarray, shape (nb, cy, cx, m)
+    values : ndarray, shape (nb, m, cy, cx)
+        Filled values, float32 for float32 input and float64 otherwise; clear
+        values unchanged.
+    sigma : ndarray, shape (nb, m, cy, cx)
         One-sigma uncertainty.
-    source : ndarray of int8, shape (cy, cx, m)
+    source : ndarray of int8, shape (m, cy, cx)
         Provenance flags.
     """
     opts = {**DEFAULTS, **options}
@@ -1144,9 +1149,14 @@ def stori_fill(
     # the kernel reads all bands (and features) of one date together: put them last;
     # float32 stays float32 (observed values must come back bit for bit)
     work = work_dtype(values)
-    out_v = np.empty((y1 - y0, x1 - x0, m, nb), dtype=work)
-    out_s = np.empty_like(out_v)
-    out_f = np.empty((y1 - y0, x1 - x0, m), dtype=np.int8)
+    shape = (nb, m, y1 - y0, x1 - x0)
+    if out is None:
+        out = (np.empty(shape, work), np.empty(shape, work), np.empty(shape[1:], np.int8))
+    out_v, out_s, out_f = out
+    if out_v.shape != shape or out_s.shape != shape or out_f.shape != shape[1:]:
+        raise ValueError(f"out= must be arrays of shape {shape}, {shape} and {shape[1:]}.")
+    if out_v.dtype != work or out_s.dtype != work or out_f.dtype != np.int8:
+        raise ValueError(f"out= must be arrays of {np.dtype(work)}, {np.dtype(work)} and int8.")
     if sar is None:
         sar = np.empty((0, ny, nx, nt), dtype=work)
     values_t = np.ascontiguousarray(np.moveaxis(values, 0, -1), dtype=work)
@@ -1165,7 +1175,7 @@ def stori_fill(
     for sy in range(y0, y1, tile):
         for sx in range(x0, x1, tile):
             ey, ex = min(sy + tile, y1), min(sx + tile, x1)
-            win = (slice(sy - y0, ey - y0), slice(sx - x0, ex - x0))
+            win = (slice(None), slice(sy - y0, ey - y0), slice(sx - x0, ex - x0))
             _fill_block(
                 values_t,
                 clear,
@@ -1196,13 +1206,8 @@ def stori_fill(
                 int(opts["min_joint"]),
                 bool(opts["calibrate"]),
                 enabled_candidates(opts["candidates"]),
-                out_v[win],
-                out_s[win],
+                out_v[(slice(None), *win)],
+                out_s[(slice(None), *win)],
                 out_f[win],
             )
-    dtype = work
-    return (
-        np.moveaxis(out_v, -1, 0).astype(dtype, copy=False),
-        np.moveaxis(out_s, -1, 0).astype(dtype, copy=False),
-        out_f,
-    )
+    return out_v, out_s, out_f

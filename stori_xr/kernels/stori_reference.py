@@ -724,12 +724,12 @@ def stori_fill_reference(
 
     Returns
     -------
-    values : ndarray, shape (nb, cy, cx, m)
+    values : ndarray, shape (nb, m, cy, cx)
         Filled values: float32 for float32 input (either byte order), else
         float64; clear values unchanged.
-    sigma : ndarray, shape (nb, cy, cx, m)
+    sigma : ndarray, shape (nb, m, cy, cx)
         One-sigma uncertainty, same dtype.
-    source : ndarray of int8, shape (cy, cx, m)
+    source : ndarray of int8, shape (m, cy, cx)
         Provenance flags (:mod:`stori_xr.kernels.flags`).
 
     Examples
@@ -759,4 +759,9 @@ def stori_fill_reference(
         for x in range(x0, x1):
             v, s, f = fill_pixel(values, usable_all, sar, y, x, t, out_idx, opts)
             out_v[:, y - y0, x - x0], out_s[:, y - y0, x - x0], out_f[y - y0, x - x0] = v, s, f
-    return out_v.astype(dtype), out_s.astype(dtype), out_f
+    # the layout of the kernel's results: dates before pixels
+    return (
+        np.ascontiguousarray(out_v.transpose(0, 3, 1, 2), dtype=dtype),
+        np.ascontiguousarray(out_s.transpose(0, 3, 1, 2), dtype=dtype),
+        np.ascontiguousarray(out_f.transpose(2, 0, 1)),
+    )

@@ -185,8 +185,6 @@ def interp_time(
     Examples
     --------
     >>> import numpy as np
-
-    from stori_xr.kernels.dtypes import work_dtype
     >>> out, days, flag = interp_time(
     ...     np.array([0.0, 10.0]), np.array([0.0, 10.0]), np.array([2.0, 15.0, 40.0]), 12.0
     ... )
