@@ -309,54 +309,72 @@ def _pixel_features(sar, iy, ix, usable, feat, feat_ok):  # pragma: no cover - n
 
 @numba.njit(nogil=True, cache=True)
 def _pair_model(
-    values, clear, t, iy, ix, y, x, min_joint, prior_s2, prior_c, prior_w, s2k, ck, buf
+    values, clear, t, iy, ix, y, x, min_joint, prior_s2, prior_c, prior_w, s2k, ck, joint_idx
 ):
     # pragma: no cover - numba
     """Error model of the difference between two pixels over their jointly clear dates.
 
     Fills ``s2k``, ``ck`` per band and returns the ranking score ``Σ (s2 + 30 c)``,
     or inf with fewer than ``min_joint`` joint dates. Symmetric in the two pixels
-    (to the last bit), so one computation serves both.
+    (to the last bit), so one computation serves both. The jointly clear dates are
+    listed first (without branches), then the bands are taken three at a time with
+    their sums in scalars (registers), which is what makes this loop fast.
     """
     nb = values.shape[3]
-    sy = buf[0]
-    sty = buf[1]
-    dlast = buf[2]
-    n = 0
-    joint = 0
-    st = stt = 0.0
-    for k in range(nb):
-        sy[k] = 0.0
-        sty[k] = 0.0
-    vi = values[iy, ix]
-    vj = values[y, x]
+    nt = t.shape[0]
     ci = clear[iy, ix]
     cj = clear[y, x]
-    t_last = 0.0
-    for i in range(t.shape[0]):
-        if not (ci[i] and cj[i]):
-            continue
-        if joint > 0:
-            dt = t[i] - t_last
-            n += 1
-            st += dt
-            stt += dt * dt
-            for k in range(nb):
-                dk = vi[i, k] - vj[i, k]
-                d = dk - dlast[k]
-                dlast[k] = dk
-                sy[k] += d * d
-                sty[k] += d * d * dt
-        else:
-            for k in range(nb):
-                dlast[k] = vi[i, k] - vj[i, k]
-        joint += 1
-        t_last = t[i]
+    joint = 0
+    for i in range(nt):
+        joint_idx[joint] = i
+        joint += ci[i] & cj[i]
     if joint < min_joint:
         return np.inf
+    vi = values[iy, ix]
+    vj = values[y, x]
+    n = joint - 1
+    st = stt = 0.0
+    t_last = t[joint_idx[0]]
+    for q in range(1, joint):
+        dt = t[joint_idx[q]] - t_last
+        t_last = t[joint_idx[q]]
+        st += dt
+        stt += dt * dt
     total = 0.0
+    for k0 in range(0, nb, 3):
+        k1 = min(k0 + 1, nb - 1)  # past the last band: a repeat, not stored
+        k2 = min(k0 + 2, nb - 1)
+        i = joint_idx[0]
+        l0 = np.float64(vi[i, k0] - vj[i, k0])
+        l1 = np.float64(vi[i, k1] - vj[i, k1])
+        l2 = np.float64(vi[i, k2] - vj[i, k2])
+        t_last = t[i]
+        sy0 = sy1 = sy2 = sty0 = sty1 = sty2 = 0.0
+        for q in range(1, joint):
+            i = joint_idx[q]
+            dt = t[i] - t_last
+            t_last = t[i]
+            e0 = np.float64(vi[i, k0] - vj[i, k0])
+            e1 = np.float64(vi[i, k1] - vj[i, k1])
+            e2 = np.float64(vi[i, k2] - vj[i, k2])
+            d0 = e0 - l0
+            d1 = e1 - l1
+            d2 = e2 - l2
+            l0 = e0
+            l1 = e1
+            l2 = e2
+            sy0 += d0 * d0
+            sy1 += d1 * d1
+            sy2 += d2 * d2
+            sty0 += d0 * d0 * dt
+            sty1 += d1 * d1 * dt
+            sty2 += d2 * d2 * dt
+        s2k[k0], ck[k0] = _fit_increments(n, st, stt, sy0, sty0, prior_s2, prior_c, prior_w)
+        if k0 + 1 < nb:
+            s2k[k1], ck[k1] = _fit_increments(n, st, stt, sy1, sty1, prior_s2, prior_c, prior_w)
+        if k0 + 2 < nb:
+            s2k[k2], ck[k2] = _fit_increments(n, st, stt, sy2, sty2, prior_s2, prior_c, prior_w)
     for k in range(nb):
-        s2k[k], ck[k] = _fit_increments(n, st, stt, sy[k], sty[k], prior_s2, prior_c, prior_w)
         total += s2k[k] + 30.0 * ck[k]
     return total
 
@@ -379,7 +397,7 @@ def _all_pairs(
     p_score,
     p_s2,
     p_c,
-    buf,
+    joint_idx,
 ):  # pragma: no cover - numba
     """Pair models of every core pixel with every offset, each pair computed once."""
     ny, nx, _, _ = values.shape
@@ -410,7 +428,7 @@ def _all_pairs(
                     prior_w,
                     p_s2[oy, ox, o],
                     p_c[oy, ox, o],
-                    buf,
+                    joint_idx,
                 )
                 if partner_in_core:
                     q = opposite[o]
@@ -717,9 +735,11 @@ def _fill_block(
     sp_var = np.empty(nb)
     cand = np.empty((3, nb))
     cvar = np.empty((3, nb))
+    inv = np.empty((3, nb))
     have = np.zeros(3, dtype=np.bool_)
     score = np.empty(pool)
     buf = np.empty((5, nb))
+    joint_idx = np.empty(nt, dtype=np.int64)
     gram = np.empty((nf + 1, nf + 1))
     rhs = np.empty((nb, nf + 1))
     xrow = np.empty(nf + 1)
@@ -740,7 +760,7 @@ def _fill_block(
         p_score,
         p_s2,
         p_c,
-        buf,
+        joint_idx,
     )
     for iy in range(y0, y1):
         for ix in range(x0, x1):
@@ -1025,7 +1045,8 @@ def _fill_block(
                         continue
                     tw = 0.0
                     for k in range(nb):
-                        tw += 1.0 / cvar[f, k]
+                        inv[f, k] = 1.0 / cvar[f, k]
+                        tw += inv[f, k]
                     if tw > best_w:
                         best_w = tw
                         best = f
@@ -1034,14 +1055,13 @@ def _fill_block(
                     vs = 0.0
                     for f in range(3):
                         if have[f]:
-                            wf = 1.0 / cvar[f, k]
-                            ws += wf
-                            vs += wf * cand[f, k]
+                            ws += inv[f, k]
+                            vs += inv[f, k] * cand[f, k]
                     mean = vs / ws
                     spread = 0.0
                     for f in range(3):
                         if have[f]:
-                            spread += (cand[f, k] - mean) ** 2 / cvar[f, k]
+                            spread += (cand[f, k] - mean) ** 2 * inv[f, k]
                     out_v[k, j, oy, ox] = mean
                     out_s[k, j, oy, ox] = (
                         np.sqrt((1.0 + spread_weight * spread) / ws + s2[k]) * sigma_scale
