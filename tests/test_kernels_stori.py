@@ -670,3 +670,18 @@ def test_layout_and_out_arrays():
         stori.stori_fill(
             values, clear, sar, t, out_idx, core=core, out=tuple(w[..., :2, :2] for w in whole)
         )
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_equal_weights_name_the_earlier_family(kernel):
+    # constant SAR features make the SAR-anchored candidate the temporal one with the
+    # same weight: the source flag must not depend on how either kernel rounds
+    # (a case hypothesis found)
+    values = np.array([0, 0, 0, 1, 0, 0, 0, 0.4375, 0]).reshape(1, 1, 1, 9)
+    clear = np.array([0, 0, 0, 1, 1, 1, 0, 1, 1], dtype=bool).reshape(1, 1, 9)
+    sar = np.zeros((1, 1, 1, 9))
+    t = np.array([5.0, 10, 15, 20, 21, 26, 31, 36, 41])
+    _, _, flag = kernel(values, clear, sar, t, np.arange(9), radius=1, screen_z=0.0, min_joint=2)
+    assert (
+        flag.ravel().tolist() == [EXTRAPOLATED] * 3 + [OBSERVED] * 3 + [TEMPORAL] + [OBSERVED] * 2
+    )

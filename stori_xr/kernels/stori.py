@@ -91,6 +91,11 @@ DEFAULTS = {
 
 _FAMILIES = ("temporal", "sar", "spatial")
 
+#: Relative margin by which a later candidate family must outweigh an earlier one to
+#: name the source of a value (equal weights, e.g. identical candidates, keep the
+#: earlier family whatever the rounding).
+TIE = 1e-9
+
 
 def neighbour_offsets(radius: int) -> np.ndarray:
     """The fixed pattern of neighbour offsets: every pixel within 2, then 8 directions.
@@ -1047,7 +1052,7 @@ def _fill_block(
                     for k in range(nb):
                         inv[f, k] = 1.0 / cvar[f, k]
                         tw += inv[f, k]
-                    if tw > best_w:
+                    if tw > best_w * (1.0 + TIE):  # see TIE: rounding decides no ties
                         best_w = tw
                         best = f
                 for k in range(nb):

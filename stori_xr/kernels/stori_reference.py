@@ -46,6 +46,10 @@ from stori_xr.kernels.stori import DEFAULTS, neighbour_offsets
 FAMILIES = ("temporal", "sar", "spatial")
 #: Length of the gap (days, one-sided) at which neighbour stability is scored.
 SCORE_GAP_DAYS = 30.0
+#: Relative margin by which a later candidate family must outweigh an earlier one to
+#: name the source (equal weights, e.g. identical candidates, keep the earlier).
+TIE = 1e-9
+
 #: Time scale (days) of the whole-series SAR fit: practically uniform weights.
 GLOBAL_SCALE_DAYS = 1e9
 #: Below this a determinant or a Cholesky pivot counts as singular.
@@ -586,8 +590,9 @@ def fuse(candidates: list[Candidate], s2: np.ndarray, opts) -> tuple[np.ndarray,
         ``sigma_scale · sqrt((1 + spread_weight · S) / Σ 1/var_f + s2)`` with
         ``S = Σ (x_f - x̄)² / var_f``.
     best : str
-        The family with the largest total weight ``Σ_bands 1/var_f`` (the first
-        in :data:`FAMILIES` order on ties).
+        The family with the largest total weight ``Σ_bands 1/var_f``; a later
+        family (in :data:`FAMILIES` order) must exceed an earlier one by a relative
+        :data:`TIE`, so that rounding does not decide between equal weights.
     """
     est = np.array([cand.value for cand in candidates])
     var = np.array([cand.var for cand in candidates])
@@ -596,8 +601,12 @@ def fuse(candidates: list[Candidate], s2: np.ndarray, opts) -> tuple[np.ndarray,
     value = np.sum(w * est, axis=0) / total
     spread = np.sum((est - value) ** 2 / var, axis=0)
     sigma = opts["sigma_scale"] * np.sqrt((1.0 + opts["spread_weight"] * spread) / total + s2)
-    best = candidates[int(np.argmax(np.sum(w, axis=1)))].family
-    return value, sigma, best
+    weight = np.sum(w, axis=1)
+    best = 0
+    for f in range(1, len(candidates)):
+        if weight[f] > weight[best] * (1.0 + TIE):
+            best = f
+    return value, sigma, candidates[best].family
 
 
 def source_flag(best: str, screened: bool, one_sided: bool) -> np.int8:
