@@ -161,24 +161,26 @@ def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma:
 
 
 @numba.njit(nogil=True, cache=True)
-def _series_model(values, iy, ix, usable, t, k, prior_s2, prior_c, prior_w):  # pragma: no cover
-    """(s2, c) of one band's own series over consecutive usable dates."""
-    n = 0
-    st = stt = sy = sty = 0.0
-    last = -1
-    for i in range(t.shape[0]):
-        if not usable[i]:
-            continue
-        if last >= 0:
-            dt = t[i] - t[last]
-            dv = values[iy, ix, i, k] - values[iy, ix, last, k]
-            n += 1
-            st += dt
-            stt += dt * dt
+def _series_models(values, iy, ix, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c):
+    # pragma: no cover - numba
+    """(s2, c) of each band's own series over its usable dates ``use_idx[:n_use]``."""
+    n = n_use - 1
+    st = stt = 0.0
+    for q in range(1, n_use):
+        dt = t[use_idx[q]] - t[use_idx[q - 1]]
+        st += dt
+        stt += dt * dt
+    v = values[iy, ix]
+    for k in range(values.shape[3]):
+        sy = sty = 0.0
+        for q in range(1, n_use):
+            i = use_idx[q]
+            a = use_idx[q - 1]
+            dt = t[i] - t[a]
+            dv = v[i, k] - v[a, k]
             sy += dv * dv
             sty += dv * dv * dt
-        last = i
-    return _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w)
+        s2[k], c[k] = _fit_increments(max(n, 0), st, stt, sy, sty, prior_s2, prior_c, prior_w)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -745,6 +747,9 @@ def _fill_block(
     score = np.empty(pool)
     buf = np.empty((5, nb))
     joint_idx = np.empty(nt, dtype=np.int64)
+    row_v = np.empty((nb, m, x1 - x0))
+    row_s = np.empty((nb, m, x1 - x0))
+    row_f = np.empty((m, x1 - x0), dtype=np.int8)
     gram = np.empty((nf + 1, nf + 1))
     rhs = np.empty((nb, nf + 1))
     xrow = np.empty(nf + 1)
@@ -782,14 +787,13 @@ def _fill_block(
             if n_clear == 0:
                 for j in range(m):
                     for k in range(nb):
-                        out_v[k, j, oy, ox] = np.nan
-                        out_s[k, j, oy, ox] = np.nan
-                    out_f[j, oy, ox] = NODATA
+                        row_v[k, j, ox] = np.nan
+                        row_s[k, j, ox] = np.nan
+                    row_f[j, ox] = NODATA
                 continue
-            for k in range(nb):
-                s2[k], c[k] = _series_model(
-                    values, iy, ix, usable, t, k, prior_s2, prior_c, prior_w
-                )
+            _series_models(
+                values, iy, ix, use_idx, n_clear, t, prior_s2, prior_c, prior_w, s2, c
+            )
             kept = _neighbours(p_score[oy, ox], pool, order, score)
             pair_s2 = p_s2[oy, ox]
             pair_c = p_c[oy, ox]
@@ -963,17 +967,17 @@ def _fill_block(
                 i = out_idx[j]
                 if usable[i]:
                     for k in range(nb):
-                        out_v[k, j, oy, ox] = values[iy, ix, i, k]
-                        out_s[k, j, oy, ox] = np.sqrt(s2[k]) * sigma_scale
-                    out_f[j, oy, ox] = OBSERVED
+                        row_v[k, j, ox] = values[iy, ix, i, k]
+                        row_s[k, j, ox] = np.sqrt(s2[k]) * sigma_scale
+                    row_f[j, ox] = OBSERVED
                     continue
                 a = prev[i]
                 b = nxt[i]
                 if a < 0 and b < 0:
                     for k in range(nb):
-                        out_v[k, j, oy, ox] = np.nan
-                        out_s[k, j, oy, ox] = np.nan
-                    out_f[j, oy, ox] = NODATA
+                        row_v[k, j, ox] = np.nan
+                        row_s[k, j, ox] = np.nan
+                    row_f[j, ox] = NODATA
                     continue
                 d1 = t[i] - t[a] if a >= 0 else -1.0
                 d2 = t[b] - t[i] if b >= 0 else -1.0
@@ -1067,20 +1071,32 @@ def _fill_block(
                     for f in range(3):
                         if have[f]:
                             spread += (cand[f, k] - mean) ** 2 * inv[f, k]
-                    out_v[k, j, oy, ox] = mean
-                    out_s[k, j, oy, ox] = (
+                    row_v[k, j, ox] = mean
+                    row_s[k, j, ox] = (
                         np.sqrt((1.0 + spread_weight * spread) / ws + s2[k]) * sigma_scale
                     )
                 if screened[i]:
-                    out_f[j, oy, ox] = SCREENED
+                    row_f[j, ox] = SCREENED
                 elif best == 1:
-                    out_f[j, oy, ox] = SAR
+                    row_f[j, ox] = SAR
                 elif best == 2:
-                    out_f[j, oy, ox] = SPATIAL
+                    row_f[j, ox] = SPATIAL
                 elif a < 0 or b < 0:
-                    out_f[j, oy, ox] = EXTRAPOLATED
+                    row_f[j, ox] = EXTRAPOLATED
                 else:
-                    out_f[j, oy, ox] = TEMPORAL
+                    row_f[j, ox] = TEMPORAL
+        # one row of results into the (band, date, y, x) outputs: contiguous runs
+        # (writing each pixel's series straight there strides by whole maps, which
+        # the caches cannot hold)
+        oy = iy - y0
+        for k in range(nb):
+            for j in range(m):
+                for ox in range(x1 - x0):
+                    out_v[k, j, oy, ox] = row_v[k, j, ox]
+                    out_s[k, j, oy, ox] = row_s[k, j, ox]
+        for j in range(m):
+            for ox in range(x1 - x0):
+                out_f[j, oy, ox] = row_f[j, ox]
 
 
 def clear_bits(clear: np.ndarray) -> np.ndarray:
