@@ -791,9 +791,7 @@ def _fill_block(
                         row_s[k, j, ox] = np.nan
                     row_f[j, ox] = NODATA
                 continue
-            _series_models(
-                values, iy, ix, use_idx, n_clear, t, prior_s2, prior_c, prior_w, s2, c
-            )
+            _series_models(values, iy, ix, use_idx, n_clear, t, prior_s2, prior_c, prior_w, s2, c)
             kept = _neighbours(p_score[oy, ox], pool, order, score)
             pair_s2 = p_s2[oy, ox]
             pair_c = p_c[oy, ox]
