@@ -180,6 +180,8 @@ CASES = {
         {SPATIAL, SAR},
     ),
     "out-idx-subset": ({"seed": 11, "nt": 20}, {"radius": 2}, None, "subset", set()),
+    # more bands than the pair models take at a time (six)
+    "eight-bands": ({"seed": 17, "nb": 8, "ny": 5, "nx": 5}, {"radius": 2}, None, "all", set()),
     # more than 64 dates: the date masks take two 64-bit words
     "long-series": (
         {"seed": 16, "ny": 5, "nx": 5, "nt": 140},

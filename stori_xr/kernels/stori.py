@@ -324,7 +324,7 @@ def _pair_model(
     Fills ``s2k``, ``ck`` per band and returns the ranking score ``Σ (s2 + 30 c)``,
     or inf with fewer than ``min_joint`` joint dates. Symmetric in the two pixels
     (to the last bit), so one computation serves both. The jointly clear dates are
-    listed first (without branches), then the bands are taken three at a time with
+    listed first (without branches), then the bands are taken six at a time with
     their sums in scalars (registers), which is what makes this loop fast.
     """
     nb = values.shape[3]
@@ -348,15 +348,23 @@ def _pair_model(
         st += dt
         stt += dt * dt
     total = 0.0
-    for k0 in range(0, nb, 3):
-        k1 = min(k0 + 1, nb - 1)  # past the last band: a repeat, not stored
+    for k0 in range(0, nb, 6):
+        # six bands at a time; past the last band, repeats that are not stored
+        k1 = min(k0 + 1, nb - 1)
         k2 = min(k0 + 2, nb - 1)
+        k3 = min(k0 + 3, nb - 1)
+        k4 = min(k0 + 4, nb - 1)
+        k5 = min(k0 + 5, nb - 1)
         i = joint_idx[0]
         l0 = np.float64(vi[i, k0] - vj[i, k0])
         l1 = np.float64(vi[i, k1] - vj[i, k1])
         l2 = np.float64(vi[i, k2] - vj[i, k2])
+        l3 = np.float64(vi[i, k3] - vj[i, k3])
+        l4 = np.float64(vi[i, k4] - vj[i, k4])
+        l5 = np.float64(vi[i, k5] - vj[i, k5])
         t_last = t[i]
-        sy0 = sy1 = sy2 = sty0 = sty1 = sty2 = 0.0
+        sy0 = sy1 = sy2 = sy3 = sy4 = sy5 = 0.0
+        sty0 = sty1 = sty2 = sty3 = sty4 = sty5 = 0.0
         for q in range(1, joint):
             i = joint_idx[q]
             dt = t[i] - t_last
@@ -364,23 +372,39 @@ def _pair_model(
             e0 = np.float64(vi[i, k0] - vj[i, k0])
             e1 = np.float64(vi[i, k1] - vj[i, k1])
             e2 = np.float64(vi[i, k2] - vj[i, k2])
+            e3 = np.float64(vi[i, k3] - vj[i, k3])
+            e4 = np.float64(vi[i, k4] - vj[i, k4])
+            e5 = np.float64(vi[i, k5] - vj[i, k5])
             d0 = e0 - l0
             d1 = e1 - l1
             d2 = e2 - l2
+            d3 = e3 - l3
+            d4 = e4 - l4
+            d5 = e5 - l5
             l0 = e0
             l1 = e1
             l2 = e2
+            l3 = e3
+            l4 = e4
+            l5 = e5
             sy0 += d0 * d0
             sy1 += d1 * d1
             sy2 += d2 * d2
+            sy3 += d3 * d3
+            sy4 += d4 * d4
+            sy5 += d5 * d5
             sty0 += d0 * d0 * dt
             sty1 += d1 * d1 * dt
             sty2 += d2 * d2 * dt
-        s2k[k0], ck[k0] = _fit_increments(n, st, stt, sy0, sty0, prior_s2, prior_c, prior_w)
-        if k0 + 1 < nb:
-            s2k[k1], ck[k1] = _fit_increments(n, st, stt, sy1, sty1, prior_s2, prior_c, prior_w)
-        if k0 + 2 < nb:
-            s2k[k2], ck[k2] = _fit_increments(n, st, stt, sy2, sty2, prior_s2, prior_c, prior_w)
+            sty3 += d3 * d3 * dt
+            sty4 += d4 * d4 * dt
+            sty5 += d5 * d5 * dt
+        sums = ((sy0, sty0), (sy1, sty1), (sy2, sty2), (sy3, sty3), (sy4, sty4), (sy5, sty5))
+        for r in range(min(6, nb - k0)):
+            sy, sty = sums[r]
+            s2k[k0 + r], ck[k0 + r] = _fit_increments(
+                n, st, stt, sy, sty, prior_s2, prior_c, prior_w
+            )
     for k in range(nb):
         total += s2k[k] + 30.0 * ck[k]
     return total
