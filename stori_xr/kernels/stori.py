@@ -767,6 +767,7 @@ def _fill_block(
     cand = np.empty((3, nb))
     cvar = np.empty((3, nb))
     inv = np.empty((3, nb))
+    obs_sigma = np.empty(nb)
     have = np.zeros(3, dtype=np.bool_)
     score = np.empty(pool)
     buf = np.empty((5, nb))
@@ -985,12 +986,14 @@ def _fill_block(
             )
             fit_centre = -1e300
             fit_ok = False
+            for k in range(nb):
+                obs_sigma[k] = np.sqrt(s2[k]) * sigma_scale
             for j in range(m):
                 i = out_idx[j]
                 if usable[i]:
                     for k in range(nb):
                         row_v[k, j, ox] = values[iy, ix, i, k]
-                        row_s[k, j, ox] = np.sqrt(s2[k]) * sigma_scale
+                        row_s[k, j, ox] = obs_sigma[k]
                     row_f[j, ox] = OBSERVED
                     continue
                 a = prev[i]
