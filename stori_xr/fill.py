@@ -254,7 +254,7 @@ def _run_tiles(spec, bands, clear, sar, t, out_idx, options):
     from concurrent.futures import ThreadPoolExecutor
 
     starts = [(y0, x0) for y0 in range(0, ny, EAGER_TILE) for x0 in range(0, nx, EAGER_TILE)]
-    workers = min(len(starts), len(os.sched_getaffinity(0)))
+    workers = min(len(starts), _usable_cores())
     if workers <= 1:
         for y0, x0 in starts:
             one(y0, x0)
@@ -262,6 +262,13 @@ def _run_tiles(spec, bands, clear, sar, t, out_idx, options):
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda yx: one(*yx), starts))
     return out
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (all of the machine's where that is not known)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _widen(chunks: tuple[int, ...], halo: int) -> tuple[int, ...]:

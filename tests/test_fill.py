@@ -297,3 +297,18 @@ def test_float16_bands_are_computed_in_float32(pair):
     out = interpolate(half.chunk({"y": 7}), sar, method="kernel", radius=3)
     assert out.B04.dtype == np.float32
     assert out.B04.compute().dtype == np.float32
+
+
+def test_numpy_tiles_without_affinity_support(monkeypatch):
+    # macOS and Windows have no os.sched_getaffinity: the tiles still run
+    import os
+
+    from stori_xr import fill
+    from stori_xr.datasets import make_scene
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert fill._usable_cores() >= 1
+    scene = make_scene(20, 20, periods=8, seed=2)
+    monkeypatch.setattr(fill, "EAGER_TILE", 8)
+    out = fill.interpolate(scene.optical, scene.sar, method="linear")
+    assert out.sizes == scene.optical[next(iter(out.data_vars))].sizes
