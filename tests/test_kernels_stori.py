@@ -1,9 +1,6 @@
 """STORI kernel against its plain numpy reference, with properties, edge cases and accuracy.
 
-Defects once found in the numba kernel keep their tests at the end of the file;
-one limit of the screening (both kernels) is pinned by a strict xfail beside the
-screening test: when it is lifted the test passes unexpectedly and fails the
-suite, so the mark goes with the fix.
+Defects once found in the numba kernel keep their tests at the end of the file.
 """
 
 import numpy as np
@@ -508,16 +505,17 @@ def test_screening_replaces_an_outlier(kernel):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the error models are fitted with the value under test: a single outlier "
-    "inflates s2 so that its z² stays below about (n_increments + prior_weight) / 2",
-)
 def test_screening_on_a_short_series(kernel):
-    values, _, clear, sar, t = smooth_block(nt=25)
+    # with the error models fitted with the value under test, a single outlier
+    # inflated s2 so that its z² stayed below about (n_increments + prior_weight) / 2;
+    # the screening fits them without it
+    values, truth, clear, sar, t = smooth_block(nt=25)
     values[:, 3, 3, 12] += 2.0  # five times the outlier above, 25 clear dates
-    _, _, flag = kernel(values, clear, sar, t, np.arange(t.size), radius=2)
+    out, _, flag = kernel(values, clear, sar, t, np.arange(t.size), radius=2)
     assert flag[3, 3, 12] == SCREENED
+    assert np.all(np.abs(out[:, 3, 3, 12] - truth[:, 3, 3, 12]) < 0.02)
+    # nothing else on the block is screened
+    assert np.sum(flag == SCREENED) == 1
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

@@ -161,9 +161,15 @@ def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma:
 
 
 @numba.njit(nogil=True, cache=True)
-def _series_models(values, iy, ix, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c):
+def _series_models(
+    values, iy, ix, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c, steps, sums
+):
     # pragma: no cover - numba
-    """(s2, c) of each band's own series over its usable dates ``use_idx[:n_use]``."""
+    """(s2, c) of each band's own series over its usable dates ``use_idx[:n_use]``.
+
+    Keeps the increment sums for the leave-one-out models of :func:`_loo_model`:
+    ``steps = (n, Σ Δt, Σ Δt²)``, ``sums[0, k] = Σ Δ²`` and ``sums[1, k] = Σ Δ² Δt``.
+    """
     n = n_use - 1
     st = stt = 0.0
     for q in range(1, n_use):
@@ -181,6 +187,11 @@ def _series_models(values, iy, ix, use_idx, n_use, t, prior_s2, prior_c, prior_w
             sy += dv * dv
             sty += dv * dv * dt
         s2[k], c[k] = _fit_increments(max(n, 0), st, stt, sy, sty, prior_s2, prior_c, prior_w)
+        sums[0, k] = sy
+        sums[1, k] = sty
+    steps[0] = max(n, 0)
+    steps[1] = st
+    steps[2] = stt
 
 
 @numba.njit(nogil=True, cache=True)
@@ -245,6 +256,33 @@ def _predict(coef, k, feat, i):  # pragma: no cover - numba
     for f in range(feat.shape[0]):
         s += coef[k, f + 1] * feat[f, i]
     return s
+
+
+@numba.njit(nogil=True, cache=True)
+def _loo_model(steps, sums, ra, ri, rb, ta, ti, tb, prior_s2, prior_c, prior_w, s2, c):
+    # pragma: no cover - numba
+    """(s2, c) per band of a series model fitted without the value at date ``i``.
+
+    ``steps`` and ``sums`` are the increment sums of the whole series (see
+    :func:`_series_models`);
+    the two increments a→i and i→b are replaced by the one a→b, where a and b are
+    the usable dates around i. ``ra``, ``ri``, ``rb`` hold the series at a, i, b
+    per band. A single outlier inflates the model fitted with it (so that it can
+    never look like one); without it, it stands out.
+    """
+    d1 = ti - ta
+    d2 = tb - ti
+    d3 = tb - ta
+    n = steps[0] - 1.0
+    st = steps[1] - d1 - d2 + d3
+    stt = steps[2] - d1 * d1 - d2 * d2 + d3 * d3
+    for k in range(s2.shape[0]):
+        v1 = ri[k] - ra[k]
+        v2 = rb[k] - ri[k]
+        v3 = rb[k] - ra[k]
+        sy = max(sums[0, k] - v1 * v1 - v2 * v2 + v3 * v3, 0.0)
+        sty = max(sums[1, k] - v1 * v1 * d1 - v2 * v2 * d2 + v3 * v3 * d3, 0.0)
+        s2[k], c[k] = _fit_increments(int(n), st, stt, sy, sty, prior_s2, prior_c, prior_w)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -768,6 +806,17 @@ def _fill_block(
     cvar = np.empty((3, nb))
     inv = np.empty((3, nb))
     obs_sigma = np.empty(nb)
+    own_steps = np.zeros(3)
+    own_sums = np.zeros((2, nb))
+    res_steps = np.zeros(3)
+    res_sums = np.zeros((2, nb))
+    loo_a = np.empty(nb)
+    loo_i = np.empty(nb)
+    loo_b = np.empty(nb)
+    ls2 = np.empty(nb)
+    lc = np.empty(nb)
+    lrs2 = np.empty(nb)
+    lrc = np.empty(nb)
     have = np.zeros(3, dtype=np.bool_)
     score = np.empty(pool)
     buf = np.empty((5, nb))
@@ -816,7 +865,21 @@ def _fill_block(
                         row_s[k, j, ox] = np.nan
                     row_f[j, ox] = NODATA
                 continue
-            _series_models(values, iy, ix, use_idx, n_clear, t, prior_s2, prior_c, prior_w, s2, c)
+            _series_models(
+                values,
+                iy,
+                ix,
+                use_idx,
+                n_clear,
+                t,
+                prior_s2,
+                prior_c,
+                prior_w,
+                s2,
+                c,
+                own_steps,
+                own_sums,
+            )
             kept = _neighbours(p_score[oy, ox], pool, order, score)
             pair_s2 = p_s2[oy, ox]
             pair_c = p_c[oy, ox]
@@ -863,6 +926,11 @@ def _fill_block(
                         rs2[k], rc[k] = _fit_increments(
                             n, st, stt, sy, sty, prior_s2, prior_c, prior_w
                         )
+                        res_sums[0, k] = sy
+                        res_sums[1, k] = sty
+                        res_steps[0] = n
+                        res_steps[1] = st
+                        res_steps[2] = stt
             # ---- calibration: how far off the temporal and SAR error models are on
             # this pixel, from leave-one-out estimates of its interior clear values
             scale_t = 1.0
@@ -908,14 +976,65 @@ def _fill_block(
                     d2 = t[b] - t[i]
                     w = _weight(d1, d2)
                     br = _bridge(d1, d2)
+                    # the shrinkage keeps every fitted variance above the prior's share:
+                    # when even that cannot flag the value, no model can (skip the fits)
+                    shrink = prior_w / (own_steps[0] - 1.0 + prior_w)
+                    floor = shrink * (2.0 * prior_s2 + prior_c * br)
+                    bound = 0.0
+                    for k in range(nb):
+                        e = values[iy, ix, i, k] - (
+                            (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
+                        )
+                        bound += e * e
+                    if bound / floor / nb * (1.0 - 1e-9) <= lim:
+                        continue
+                    # each family's error model fitted without the value under test
+                    for k in range(nb):
+                        loo_a[k] = values[iy, ix, a, k]
+                        loo_i[k] = values[iy, ix, i, k]
+                        loo_b[k] = values[iy, ix, b, k]
+                    _loo_model(
+                        own_steps,
+                        own_sums,
+                        loo_a,
+                        loo_i,
+                        loo_b,
+                        t[a],
+                        t[i],
+                        t[b],
+                        prior_s2,
+                        prior_c,
+                        prior_w,
+                        ls2,
+                        lc,
+                    )
                     # screened only when every available family contradicts the
                     # value: test the cheap ones first and stop at the first that agrees
-                    z = _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c)
+                    z = _loo_temporal(values, iy, ix, i, a, b, w, br, ls2, lc)
                     if z / nb <= lim:
                         continue
                     families = 1
                     if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
-                        z = _loo_sar(values, iy, ix, i, a, b, w, br, gcoef, feat, rs2, rc)
+                        for k in range(nb):
+                            loo_a[k] = values[iy, ix, a, k] - _predict(gcoef, k, feat, a)
+                            loo_i[k] = values[iy, ix, i, k] - _predict(gcoef, k, feat, i)
+                            loo_b[k] = values[iy, ix, b, k] - _predict(gcoef, k, feat, b)
+                        _loo_model(
+                            res_steps,
+                            res_sums,
+                            loo_a,
+                            loo_i,
+                            loo_b,
+                            t[a],
+                            t[i],
+                            t[b],
+                            prior_s2,
+                            prior_c,
+                            prior_w,
+                            lrs2,
+                            lrc,
+                        )
+                        z = _loo_sar(values, iy, ix, i, a, b, w, br, gcoef, feat, lrs2, lrc)
                         if z / nb <= lim:
                             continue
                         families += 1
@@ -941,7 +1060,7 @@ def _fill_block(
                         z = 0.0
                         for k in range(nb):
                             e = values[iy, ix, i, k] - sp_est[k]
-                            z += e * e / (sp_var[k] + s2[k])
+                            z += e * e / (sp_var[k] + ls2[k])
                         if z / nb <= lim:
                             continue
                         families += 1

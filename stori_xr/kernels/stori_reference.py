@@ -546,7 +546,11 @@ def screen_clear_values(
     (variance ``2 s2 + c·br``), spatial (``var + s2``) and SAR-anchored
     (``2 s2_r + c_r·br``, whole-series fit) estimates that leave the date out
     are compared with it; the value is screened when at least two families are
-    available and each has a mean squared z-score above ``screen_z²``.
+    available and each has a mean squared z-score above ``screen_z²``. The
+    pixel's own model (``s2``, ``c``) and that of its SAR residuals
+    (``s2_r``, ``c_r``) are fitted without the date too — a single outlier
+    inflates a model fitted with it, enough to hide itself on a short series.
+    (The neighbours' pair models, behind the spatial ``var``, keep it.)
 
     Returns
     -------
@@ -558,20 +562,27 @@ def screen_clear_values(
         return screened
     pixel = values[:, y, x]
     limit = opts["screen_z"] ** 2
+    prior = IncrementPrior(
+        float(opts["prior_s2"]), float(opts["prior_c"]), float(opts["prior_weight"])
+    )
     for i in np.flatnonzero(usable):
         a, b = nearest_anchors(usable, i)
         if a is None or b is None:
             continue
+        without = usable.copy()
+        without[i] = False
+        s2_i, c_i = increment_model(pixel, without, t, prior)
         d1, d2 = anchor_distances(t, i, a, b)
-        loo = temporal_candidate(pixel, t, i, a, b, s2, c)
-        verdicts = [mean_squared_z(pixel[:, i] - loo.value, s2 + loo.var) > limit]
+        loo = temporal_candidate(pixel, t, i, a, b, s2_i, c_i)
+        verdicts = [mean_squared_z(pixel[:, i] - loo.value, s2_i + loo.var) > limit]
         if neighbours:
             sp = spatial_candidate(values, usable_all, usable, y, x, t, i, neighbours, opts)
             if sp is not None:
-                verdicts.append(mean_squared_z(pixel[:, i] - sp.value, sp.var + s2) > limit)
+                verdicts.append(mean_squared_z(pixel[:, i] - sp.value, sp.var + s2_i) > limit)
         if sar is not None and sar.ok[i] and sar.ok[a] and sar.ok[b]:
+            rs2_i, rc_i = increment_model(pixel - sar.guide, without & sar.ok, t, prior)
             est = guided_bridge(pixel, sar.guide, t, i, a, b)
-            var = 2.0 * sar.s2 + sar.c * bridge_factor(d1, d2)
+            var = 2.0 * rs2_i + rc_i * bridge_factor(d1, d2)
             verdicts.append(mean_squared_z(pixel[:, i] - est, var) > limit)
         screened[i] = len(verdicts) >= 2 and all(verdicts)
     return screened
