@@ -39,7 +39,8 @@ Per pixel:
 6. **Screening.** A clear value that its temporal, spatial and SAR
    leave-one-out estimates all contradict (mean squared z-score over the bands
    above ``screen_z²``, at least two families available) is not used as an anchor,
-   and is replaced (flag ``screened``).
+   and is replaced (flag ``screened``). The pixel's own error model and that of its
+   SAR residuals are refitted without the value (:func:`_loo_model`).
 7. **Fusion.** The candidates are averaged with weights ``1 / var``. The
    uncertainty describes where a clear observation on that date would fall:
    ``sigma² = sigma_scale² · ((1 + spread_weight · S) / Σ(1/var) + s2)``, where
