@@ -109,8 +109,18 @@ def _check_kernel(options: dict[str, Any]) -> None:
         stori.enabled_candidates(options.get("candidates", stori.DEFAULTS["candidates"]))
     except ValueError as err:
         raise MethodError(str(err)) from None
-    if int(options.get("radius", stori.DEFAULTS["radius"])) < 0:
+    opts = {**stori.DEFAULTS, **options}
+    if int(opts["radius"]) < 0:
         raise MethodError("radius must be 0 or more pixels.")
+    for name in ("n_similar", "pool", "min_joint"):
+        if int(opts[name]) < 1:
+            raise MethodError(f"{name}={opts[name]!r}: give 1 or more.")
+    for name in ("prior_weight", "sar_scale_days", "sigma_scale"):
+        if not float(opts[name]) > 0.0:
+            raise MethodError(f"{name}={opts[name]!r}: give a positive number.")
+    for name in ("prior_s2", "prior_c", "ridge", "rho", "spread_weight", "screen_z"):
+        if not float(opts[name]) >= 0.0:
+            raise MethodError(f"{name}={opts[name]!r}: give 0 or a positive number.")
 
 
 METHODS: dict[str, Method] = {

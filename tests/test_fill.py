@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import stori_xr  # noqa: F401
 from stori_xr.exceptions import ChunkingError, MissingVariableError, StoriError
 from stori_xr.fill import METHODS, MethodError, interpolate
-from stori_xr.kernels.flags import FLAG_MEANINGS, NODATA, OBSERVED
+from stori_xr.kernels.flags import FLAG_MEANINGS, NODATA, OBSERVED, SCREENED
 
 ALL = ["kernel", "linear", "whittaker", "sar-regression"]
 
@@ -283,8 +283,12 @@ def test_properties(seed, gap, method):
     kw = {"radius": 2} if method == "kernel" else {}
     out = interpolate(opt, sar, method=method, **kw)
     clear = opt.clear.values
+    # clear values come back unchanged unless screened (then flagged so)
+    screened = out.stori_source.values == SCREENED
+    assert not screened[~clear].any()
+    kept = clear & ~screened
     for b in ("B04", "B08"):
-        np.testing.assert_array_equal(out[b].values[clear], opt[b].values[clear])
+        np.testing.assert_array_equal(out[b].values[kept], opt[b].values[kept])
         assert np.isfinite(out[b].values[:, clear.any(axis=0)]).all()
         assert out[b].dtype == np.float32
     lazy = interpolate(opt.chunk({"y": 3, "x": 4}), sar, method=method, **kw).compute()
@@ -312,3 +316,23 @@ def test_numpy_tiles_without_affinity_support(monkeypatch):
     monkeypatch.setattr(fill, "EAGER_TILE", 8)
     out = fill.interpolate(scene.optical, scene.sar, method="linear")
     assert out.sizes == scene.optical[next(iter(out.data_vars))].sizes
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"n_similar": 0},
+        {"pool": 0},
+        {"min_joint": 0},
+        {"prior_weight": 0.0},
+        {"sar_scale_days": -5.0},
+        {"prior_s2": -1e-4},
+        {"rho": float("nan")},
+    ],
+)
+def test_kernel_options_out_of_range_are_refused(pair, option):
+    # a clear message instead of a division by zero (or a silent change of method)
+    # deep in the kernel
+    opt, sar = pair
+    with pytest.raises(MethodError, match=next(iter(option))):
+        interpolate(opt, sar, method="kernel", **option)

@@ -94,7 +94,7 @@ def normalise_merge(
     ngroups = int(groups.max()) + 1 if groups.size else 0
     lead = v.shape[:-1]
     v3 = v if v.ndim == 3 else v.reshape(1, -1, v.shape[-1])
-    out = np.empty((*v3.shape[:2], ngroups), dtype=np.float32)
+    out = np.full((*v3.shape[:2], ngroups), np.nan, dtype=np.float32)  # a group without dates
     _normalise_merge(v3, tracks, ntracks, groups, ngroups, normalise and ntracks > 1, out)
     return out.reshape(*lead, ngroups)
 

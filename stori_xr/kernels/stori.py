@@ -378,7 +378,13 @@ def _pair_model(
         return np.inf
     vi = values[iy, ix]
     vj = values[y, x]
-    n = joint - 1
+    n = max(joint - 1, 0)
+    if joint == 0:  # (min_joint 0) no joint date: the prior alone
+        total = 0.0
+        for k in range(nb):
+            s2k[k], ck[k] = _fit_increments(0, 0.0, 0.0, 0.0, 0.0, prior_s2, prior_c, prior_w)
+            total += s2k[k] + 30.0 * ck[k]
+        return total
     st = stt = 0.0
     t_last = t[joint_idx[0]]
     for q in range(1, joint):
@@ -727,7 +733,7 @@ def _spatial_dates(
                     wsum[i, k] += wk
                     vsum[i, k] += wk * v
                 count[i] += 1
-                if count[i] == n_similar:
+                if count[i] >= n_similar:
                     remaining -= 1
                     need_bits[wd] &= ~(_ONE << np.uint64(i & 63))
     for i in range(nt):
@@ -820,7 +826,7 @@ def _fill_block(
     lrc = np.empty(nb)
     have = np.zeros(3, dtype=np.bool_)
     score = np.empty(pool)
-    buf = np.empty((5, nb))
+    buf = np.empty((2, nb))
     joint_idx = np.empty(nt, dtype=np.int64)
     row_v = np.empty((nb, m, x1 - x0))
     row_s = np.empty((nb, m, x1 - x0))
@@ -987,7 +993,7 @@ def _fill_block(
                             (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
                         )
                         bound += e * e
-                    if bound / floor / nb * (1.0 - 1e-9) <= lim:
+                    if floor > 0.0 and bound * (1.0 - 1e-9) <= lim * nb * floor:
                         continue
                     # each family's error model fitted without the value under test
                     for k in range(nb):

@@ -40,16 +40,12 @@ from stori_xr.kernels.flags import (
     SPATIAL,
     TEMPORAL,
 )
-from stori_xr.kernels.stori import DEFAULTS, neighbour_offsets
+from stori_xr.kernels.stori import DEFAULTS, TIE, neighbour_offsets
 
 #: Candidate families, in the order that wins ties of the fusion weight.
 FAMILIES = ("temporal", "sar", "spatial")
 #: Length of the gap (days, one-sided) at which neighbour stability is scored.
 SCORE_GAP_DAYS = 30.0
-#: Relative margin by which a later candidate family must outweigh an earlier one to
-#: name the source (equal weights, e.g. identical candidates, keep the earlier).
-TIE = 1e-9
-
 #: Time scale (days) of the whole-series SAR fit: practically uniform weights.
 GLOBAL_SCALE_DAYS = 1e9
 #: Below this a determinant or a Cholesky pivot counts as singular.
