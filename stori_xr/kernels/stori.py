@@ -1326,7 +1326,7 @@ def stori_fill(
     -------
     values : ndarray, shape (nb, m, cy, cx)
         Filled values, float32 for float32 input and float64 otherwise; clear
-        values unchanged.
+        values unchanged unless screened (then replaced, and flagged so).
     sigma : ndarray, shape (nb, m, cy, cx)
         One-sigma uncertainty.
     source : ndarray of int8, shape (m, cy, cx)

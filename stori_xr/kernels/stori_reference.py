@@ -742,7 +742,8 @@ def stori_fill_reference(
     -------
     values : ndarray, shape (nb, m, cy, cx)
         Filled values: float32 for float32 input (either byte order), else
-        float64; clear values unchanged.
+        float64; clear values unchanged unless screened (then replaced, and
+        flagged so).
     sigma : ndarray, shape (nb, m, cy, cx)
         One-sigma uncertainty, same dtype.
     source : ndarray of int8, shape (m, cy, cx)
