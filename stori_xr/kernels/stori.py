@@ -541,82 +541,7 @@ def _neighbours(p_score, pool, order, score):  # pragma: no cover - numba
     return kept
 
 
-@numba.njit(nogil=True, cache=True)
-def _spatial(
-    values,
-    clear,
-    iy,
-    ix,
-    usable,
-    t,
-    i,
-    kept,
-    offsets,
-    order,
-    pair_s2,
-    pair_c,
-    n_similar,
-    rho,
-    est,
-    var,
-    buf,
-):  # pragma: no cover - numba
-    """Spatial candidate at date i (i itself never used as an anchor); False if none."""
-    nb = values.shape[3]
-    nt = t.shape[0]
-    used = 0
-    for k in range(nb):
-        est[k] = 0.0
-        var[k] = 0.0
-    wsum = buf[0]
-    vsum = buf[1]
-    for k in range(nb):
-        wsum[k] = 0.0
-        vsum[k] = 0.0
-    for q in range(kept):
-        o = order[q]
-        y = iy + offsets[o, 0]
-        x = ix + offsets[o, 1]
-        if not clear[y, x, i]:
-            continue
-        a = i - 1
-        while a >= 0 and not (usable[a] and clear[y, x, a]):
-            a -= 1
-        b = i + 1
-        while b < nt and not (usable[b] and clear[y, x, b]):
-            b += 1
-        if a < 0 and b >= nt:
-            continue
-        d1 = t[i] - t[a] if a >= 0 else -1.0
-        d2 = t[b] - t[i] if b < nt else -1.0
-        br = _bridge(d1, d2)
-        for k in range(nb):
-            if a >= 0 and b < nt:
-                w = _weight(d1, d2)
-                da = values[iy, ix, a, k] - values[y, x, a, k]
-                db = values[iy, ix, b, k] - values[y, x, b, k]
-                diff = (1.0 - w) * da + w * db
-            elif a >= 0:
-                diff = values[iy, ix, a, k] - values[y, x, a, k]
-            else:
-                diff = values[iy, ix, b, k] - values[y, x, b, k]
-            v = pair_s2[o, k] + pair_c[o, k] * br
-            wk = 1.0 / v
-            est[k] += wk * (values[y, x, i, k] + diff)
-            wsum[k] += wk
-            vsum[k] += wk * v
-        used += 1
-        if used >= n_similar:
-            break
-    if used == 0:
-        return False
-    for k in range(nb):
-        est[k] /= wsum[k]
-        vbar = vsum[k] / wsum[k]
-        var[k] = vbar * (rho + (1.0 - rho) / used)
-    return True
-
-
+#: One as a 64-bit word (numba keeps the bit operations in uint64 with it).
 _ONE = np.uint64(1)
 
 
@@ -669,16 +594,18 @@ def _spatial_dates(
     count,
     joint,
 ):  # pragma: no cover - numba
-    """:func:`_spatial` for every date set in ``need_bits`` at once.
+    """Spatial candidate on every date set in ``need_bits`` (never an anchor itself).
 
-    Walks the neighbours best first and, for each, only the needed dates on which
-    it is clear, finding the anchors (jointly usable dates before and after) with
-    bit operations on the 64-bit masks (``bits`` of every pixel, ``usable_bits``
-    of this one; see :func:`clear_bits`); stops when every needed date has
-    ``n_similar`` estimates. Sums run over the neighbours in the same order as in
-    :func:`_spatial`, so the results are the same to the last bit. Fills ``est``
-    and ``var`` ``(nt, nb)`` and ``count`` (0 where there is no candidate);
-    ``need_bits`` is used up.
+    Each of the best-ranked neighbours that is clear on a needed date gives an
+    estimate: its value plus the pixel-minus-neighbour difference bridged between
+    the jointly usable dates around it; up to ``n_similar`` estimates per date are
+    combined by inverse variance (pair model ``s2 + c·br``), with correlated errors
+    (``rho``). Walks the neighbours best first and, for each, only the needed dates
+    on which it is clear, finding the anchors with bit operations on the 64-bit
+    masks (``bits`` of every pixel, ``usable_bits`` of this one; see
+    :func:`clear_bits`); stops when every needed date has ``n_similar``
+    estimates. Fills ``est`` and ``var`` ``(nt, nb)`` and ``count`` (0 where there
+    is no candidate) on the needed dates; ``need_bits`` is used up.
     """
     nb = values.shape[3]
     nt = t.shape[0]
@@ -807,8 +734,6 @@ def _fill_block(
     sp_acc = np.empty((2, nt, nb))
     sp_count = np.zeros(nt, dtype=np.int64)
     sp_joint = np.empty(nw, dtype=np.uint64)
-    sp_est = np.empty(nb)
-    sp_var = np.empty(nb)
     cand = np.empty((3, nb))
     cvar = np.empty((3, nb))
     inv = np.empty((3, nb))
@@ -826,7 +751,6 @@ def _fill_block(
     lrc = np.empty(nb)
     have = np.zeros(3, dtype=np.bool_)
     score = np.empty(pool)
-    buf = np.empty((2, nb))
     joint_idx = np.empty(nt, dtype=np.int64)
     row_v = np.empty((nb, m, x1 - x0))
     row_s = np.empty((nb, m, x1 - x0))
@@ -971,6 +895,7 @@ def _fill_block(
             # ---- screening: leave-one-out estimates of each interior clear value
             if screen_z > 0.0 and n_clear >= 3:
                 brackets(usable, prev, nxt)
+                bits_ready = False  # usable_bits, built when the spatial test first needs it
                 lim = screen_z * screen_z
                 for i in range(nt):
                     if not usable[i]:
@@ -1045,32 +970,47 @@ def _fill_block(
                         if z / nb <= lim:
                             continue
                         families += 1
-                    if kept > 0 and _spatial(
-                        values,
-                        clear,
-                        iy,
-                        ix,
-                        usable,
-                        t,
-                        i,
-                        kept,
-                        offsets,
-                        order,
-                        pair_s2,
-                        pair_c,
-                        n_similar,
-                        rho,
-                        sp_est,
-                        sp_var,
-                        buf,
-                    ):
-                        z = 0.0
-                        for k in range(nb):
-                            e = values[iy, ix, i, k] - sp_est[k]
-                            z += e * e / (sp_var[k] + ls2[k])
-                        if z / nb <= lim:
-                            continue
-                        families += 1
+                    if kept > 0:
+                        # the spatial candidate of this one date (i is no anchor)
+                        if not bits_ready:
+                            for wd in range(nw):
+                                usable_bits[wd] = 0
+                            for q in range(nt):
+                                if usable[q]:
+                                    usable_bits[q >> 6] |= _ONE << np.uint64(q & 63)
+                            bits_ready = True
+                        for wd in range(nw):
+                            need_bits[wd] = 0
+                        need_bits[i >> 6] = _ONE << np.uint64(i & 63)
+                        _spatial_dates(
+                            values,
+                            bits,
+                            iy,
+                            ix,
+                            usable_bits,
+                            t,
+                            need_bits,
+                            kept,
+                            offsets,
+                            order,
+                            pair_s2,
+                            pair_c,
+                            n_similar,
+                            rho,
+                            sp_est_all,
+                            sp_var_all,
+                            sp_acc,
+                            sp_count,
+                            sp_joint,
+                        )
+                        if sp_count[i] > 0:
+                            z = 0.0
+                            for k in range(nb):
+                                e = values[iy, ix, i, k] - sp_est_all[i, k]
+                                z += e * e / (sp_var_all[i, k] + ls2[k])
+                            if z / nb <= lim:
+                                continue
+                            families += 1
                     screened[i] = families >= 2
                 for i in range(nt):
                     if screened[i]:
