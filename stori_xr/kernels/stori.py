@@ -162,11 +162,11 @@ def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma:
 
 
 @numba.njit(nogil=True, cache=True)
-def _series_models(
-    values, iy, ix, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c, steps, sums
-):
+def _series_models(series, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c, steps, sums):
     # pragma: no cover - numba
-    """(s2, c) of each band's own series over its usable dates ``use_idx[:n_use]``.
+    """(s2, c) per band of a series ``(nt, nb)`` over its dates ``use_idx[:n_use]``.
+
+    The series is a pixel's own values, or the residuals of its SAR fit.
 
     Keeps the increment sums for the leave-one-out models of :func:`_loo_model`:
     ``steps = (n, Σ Δt, Σ Δt²)``, ``sums[0, k] = Σ Δ²`` and ``sums[1, k] = Σ Δ² Δt``.
@@ -177,8 +177,8 @@ def _series_models(
         dt = t[use_idx[q]] - t[use_idx[q - 1]]
         st += dt
         stt += dt * dt
-    v = values[iy, ix]
-    for k in range(values.shape[3]):
+    v = series
+    for k in range(series.shape[1]):
         sy = sty = 0.0
         for q in range(1, n_use):
             i = use_idx[q]
@@ -742,6 +742,8 @@ def _fill_block(
     own_sums = np.zeros((2, nb))
     res_steps = np.zeros(3)
     res_sums = np.zeros((2, nb))
+    res_idx = np.empty(nt, dtype=np.int64)
+    resid = np.zeros((nt, nb))
     loo_a = np.empty(nb)
     loo_i = np.empty(nb)
     loo_b = np.empty(nb)
@@ -797,9 +799,7 @@ def _fill_block(
                     row_f[j, ox] = NODATA
                 continue
             _series_models(
-                values,
-                iy,
-                ix,
+                values[iy, ix],
                 use_idx,
                 n_clear,
                 t,
@@ -836,32 +836,26 @@ def _fill_block(
                 )
                 if sar_ok:
                     # error model of the anchored residuals of the global fit
-                    for k in range(nb):
-                        n = 0
-                        st = stt = sy = sty = 0.0
-                        last = -1
-                        for i in range(nt):
-                            if not (usable[i] and feat_ok[i]):
-                                continue
-                            if last >= 0:
-                                dt = t[i] - t[last]
-                                r1 = values[iy, ix, i, k] - _predict(gcoef, k, feat, i)
-                                r0 = values[iy, ix, last, k] - _predict(gcoef, k, feat, last)
-                                dr = r1 - r0
-                                n += 1
-                                st += dt
-                                stt += dt * dt
-                                sy += dr * dr
-                                sty += dr * dr * dt
-                            last = i
-                        rs2[k], rc[k] = _fit_increments(
-                            n, st, stt, sy, sty, prior_s2, prior_c, prior_w
-                        )
-                        res_sums[0, k] = sy
-                        res_sums[1, k] = sty
-                        res_steps[0] = n
-                        res_steps[1] = st
-                        res_steps[2] = stt
+                    n_res = 0
+                    for i in range(nt):
+                        if usable[i] and feat_ok[i]:
+                            res_idx[n_res] = i
+                            n_res += 1
+                            for k in range(nb):
+                                resid[i, k] = values[iy, ix, i, k] - _predict(gcoef, k, feat, i)
+                    _series_models(
+                        resid,
+                        res_idx,
+                        n_res,
+                        t,
+                        prior_s2,
+                        prior_c,
+                        prior_w,
+                        rs2,
+                        rc,
+                        res_steps,
+                        res_sums,
+                    )
             # ---- calibration: how far off the temporal and SAR error models are on
             # this pixel, from leave-one-out estimates of its interior clear values
             scale_t = 1.0
