@@ -546,6 +546,16 @@ _ONE = np.uint64(1)
 
 
 @numba.njit(nogil=True, cache=True)
+def _pack(mask, words):  # pragma: no cover - numba
+    """Set ``words`` (64-bit) to the packed boolean ``mask``, as :func:`clear_bits` does."""
+    for wd in range(words.shape[0]):
+        words[wd] = 0
+    for i in range(mask.shape[0]):
+        if mask[i]:
+            words[i >> 6] |= _ONE << np.uint64(i & 63)
+
+
+@numba.njit(nogil=True, cache=True)
 def _prev_bit(bits, i):  # pragma: no cover - numba
     """Highest set bit of the mask ``bits`` (64-bit words) below ``i``; -1 if none."""
     wd = i >> 6
@@ -967,11 +977,7 @@ def _fill_block(
                     if kept > 0:
                         # the spatial candidate of this one date (i is no anchor)
                         if not bits_ready:
-                            for wd in range(nw):
-                                usable_bits[wd] = 0
-                            for q in range(nt):
-                                if usable[q]:
-                                    usable_bits[q >> 6] |= _ONE << np.uint64(q & 63)
+                            _pack(usable, usable_bits)
                             bits_ready = True
                         for wd in range(nw):
                             need_bits[wd] = 0
@@ -1012,10 +1018,7 @@ def _fill_block(
             brackets(usable, prev, nxt)
             for wd in range(nw):
                 need_bits[wd] = 0
-                usable_bits[wd] = 0
-            for i in range(nt):
-                if usable[i]:
-                    usable_bits[i >> 6] |= _ONE << np.uint64(i & 63)
+            _pack(usable, usable_bits)
             for i in range(nt):
                 sp_count[i] = 0
             if enabled[2] and kept > 0:
