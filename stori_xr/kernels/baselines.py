@@ -9,15 +9,15 @@ are returned unchanged.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from stori_xr.kernels.dtypes import work_dtype
 from stori_xr.kernels.flags import EXTRAPOLATED, NODATA, OBSERVED, SAR, TEMPORAL
+from stori_xr.kernels.jit import jit
 from stori_xr.kernels.linalg import cholesky_solve
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def brackets(clear_row, prev, nxt):  # pragma: no cover - numba
     """Index of the last clear date at or before, and first at or after, each date (-1: none)."""
     nt = clear_row.shape[0]
@@ -33,7 +33,7 @@ def brackets(clear_row, prev, nxt):  # pragma: no cover - numba
         nxt[i] = first
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _temporal(values, t, p, i, j, a, b, out, src):  # pragma: no cover - numba
     """Output j of pixel p at date i from its clear brackets a, b.
 
@@ -61,7 +61,7 @@ def _temporal(values, t, p, i, j, a, b, out, src):  # pragma: no cover - numba
         src[p, j] = NODATA
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _linear(values, clear, t, out_idx, out, src):  # pragma: no cover - numba
     _, npix, nt = values.shape
     prev = np.empty(nt, dtype=np.int64)
@@ -102,7 +102,7 @@ def linear(
     Examples
     --------
     >>> import numpy as np
-    >>> v = np.array([[[0.1, np.nan, 0.3]]], dtype=np.float32)
+    >>> v = np.array([[[0.1, np.nan, 0.3]]])
     >>> out, src = linear(v, np.isfinite(v[0]), np.array([0.0, 1.0, 2.0]), np.arange(3))
     >>> out.round(3).tolist(), src.tolist()
     ([[[0.1, 0.2, 0.3]]], [[0, 1, 0]])
@@ -146,7 +146,7 @@ def linear_reference(
     return out.astype(values.dtype), src
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _sar_regression(values, clear, sar, t, out_idx, ridge, out, src):  # pragma: no cover
     nb, npix, nt = values.shape
     nf = sar.shape[0]

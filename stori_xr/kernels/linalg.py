@@ -1,10 +1,11 @@
 """Small dense linear algebra for the kernels (numba, no allocation)."""
 
-import numba
 import numpy as np
 
+from stori_xr.kernels.jit import jit
 
-@numba.njit(nogil=True, cache=True)
+
+@jit
 def cholesky_solve(a, b, p, nrhs):  # pragma: no cover - numba
     """Solve ``a x = b`` in place for a p×p symmetric positive definite ``a``.
 

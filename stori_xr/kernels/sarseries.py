@@ -8,11 +8,12 @@ not depend on the block it is computed in.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from stori_xr.kernels.jit import jit
 
-@numba.njit(nogil=True, cache=True)
+
+@jit
 def _normalise_merge(v, tracks, ntracks, groups, ngroups, normalise, out):  # pragma: no cover
     ny, nx, nt = v.shape
     tsum = np.zeros(ntracks)

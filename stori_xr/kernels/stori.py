@@ -54,7 +54,6 @@ Per pixel:
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
@@ -69,6 +68,7 @@ from stori_xr.kernels.flags import (
     SPATIAL,
     TEMPORAL,
 )
+from stori_xr.kernels.jit import jit
 from stori_xr.kernels.linalg import cholesky_solve
 
 #: Default options of :func:`stori_fill`.
@@ -119,7 +119,7 @@ def neighbour_offsets(radius: int) -> np.ndarray:
     return np.array(offs, dtype=np.int64).reshape(-1, 2)
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _bridge(d1, d2):  # pragma: no cover - numba
     """Brownian-bridge factor: d1·d2/(d1+d2), or the one known distance."""
     if d1 >= 0.0 and d2 >= 0.0:
@@ -128,14 +128,14 @@ def _bridge(d1, d2):  # pragma: no cover - numba
     return d1 if d1 >= 0.0 else d2
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _weight(d1, d2):  # pragma: no cover - numba
     """Weight of the later anchor: d1/(d1+d2), or 1/2 when both anchors share the date."""
     s = d1 + d2
     return d1 / s if s > 0.0 else 0.5
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma: no cover
     """Fit E[Δ²] = 2 s2 + c Δt to increment sums, shrunk towards the prior."""
     s2 = prior_s2
@@ -161,7 +161,7 @@ def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma:
     return s2, c
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _series_models(series, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c, steps, sums):
     # pragma: no cover - numba
     """(s2, c) per band of a series ``(nt, nb)`` over its dates ``use_idx[:n_use]``.
@@ -195,7 +195,7 @@ def _series_models(series, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c,
     steps[2] = stt
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _sar_fit(
     values, iy, ix, feat, feat_ok, usable, t, centre, scale_days, ridge, coef, gram, rhs, x
 ):
@@ -240,7 +240,7 @@ def _sar_fit(
     return True
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _fit_centre(ta, tb, scale_days):  # pragma: no cover - numba
     """Centre of a gap's local SAR fit: its middle, rounded to a multiple of L/4.
 
@@ -251,7 +251,7 @@ def _fit_centre(ta, tb, scale_days):  # pragma: no cover - numba
     return np.floor(0.5 * (ta + tb) / step + 0.5) * step
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _predict(coef, k, feat, i):  # pragma: no cover - numba
     s = coef[k, 0]
     for f in range(feat.shape[0]):
@@ -259,7 +259,7 @@ def _predict(coef, k, feat, i):  # pragma: no cover - numba
     return s
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _loo_model(steps, sums, ra, ri, rb, ta, ti, tb, prior_s2, prior_c, prior_w, s2, c):
     # pragma: no cover - numba
     """(s2, c) per band of a series model fitted without the value at date ``i``.
@@ -286,7 +286,7 @@ def _loo_model(steps, sums, ra, ri, rb, ta, ti, tb, prior_s2, prior_c, prior_w, 
         s2[k], c[k] = _fit_increments(int(n), st, stt, sy, sty, prior_s2, prior_c, prior_w)
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c):  # pragma: no cover - numba
     """Σ over bands of e² / (2 s2 + c·br): the clear value at i against the line a–b."""
     z = 0.0
@@ -296,7 +296,7 @@ def _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c):  # pragma: no cover - 
     return z
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _loo_sar(values, iy, ix, i, a, b, w, br, coef, feat, s2, c):  # pragma: no cover - numba
     """Σ over bands of e² / (2 s2 + c·br) against the SAR fit anchored at a and b."""
     z = 0.0
@@ -308,7 +308,7 @@ def _loo_sar(values, iy, ix, i, a, b, w, br, coef, feat, s2, c):  # pragma: no c
     return z
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _pixel_features(sar, iy, ix, usable, feat, feat_ok):  # pragma: no cover - numba
     """3×3 mean of the SAR features around the pixel, standardised over its usable dates.
 
@@ -353,7 +353,7 @@ def _pixel_features(sar, iy, ix, usable, feat, feat_ok):  # pragma: no cover - n
             feat[f, i] = (feat[f, i] - mean) / sd
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _pair_model(
     values, clear, t, iy, ix, y, x, min_joint, prior_s2, prior_c, prior_w, s2k, ck, joint_idx
 ):
@@ -455,7 +455,7 @@ def _pair_model(
     return total
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _all_pairs(
     values,
     clear,
@@ -513,7 +513,7 @@ def _all_pairs(
                     p_c[y - y0, x - x0, q] = p_c[oy, ox, o]
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _neighbours(p_score, pool, order, score):  # pragma: no cover - numba
     """The ``pool`` best offsets of a core pixel (indices into the pattern), best first.
 
@@ -545,7 +545,7 @@ def _neighbours(p_score, pool, order, score):  # pragma: no cover - numba
 _ONE = np.uint64(1)
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _pack(mask, words):  # pragma: no cover - numba
     """Set ``words`` (64-bit) to the packed boolean ``mask``, as :func:`clear_bits` does."""
     for wd in range(words.shape[0]):
@@ -555,7 +555,7 @@ def _pack(mask, words):  # pragma: no cover - numba
             words[i >> 6] |= _ONE << np.uint64(i & 63)
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _prev_bit(bits, i):  # pragma: no cover - numba
     """Highest set bit of the mask ``bits`` (64-bit words) below ``i``; -1 if none."""
     wd = i >> 6
@@ -568,7 +568,7 @@ def _prev_bit(bits, i):  # pragma: no cover - numba
     return wd * 64 + 63 - int(leading_zeros(word))
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _next_bit(bits, i, nt):  # pragma: no cover - numba
     """Lowest set bit of the mask ``bits`` above ``i``; ``nt`` if none."""
     wd = i >> 6
@@ -582,7 +582,7 @@ def _next_bit(bits, i, nt):  # pragma: no cover - numba
     return wd * 64 + int(trailing_zeros(word))
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _spatial_dates(
     values,
     bits,
@@ -683,7 +683,7 @@ def _spatial_dates(
             var[i, k] = vbar * (rho + (1.0 - rho) / used)
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _fill_block(
     values,
     clear,

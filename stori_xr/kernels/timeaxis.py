@@ -7,10 +7,10 @@ and must be sorted increasingly (the xarray glue checks this).
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from stori_xr.kernels.dtypes import work_dtype
+from stori_xr.kernels.jit import jit
 
 #: Flag values of :func:`interp_time`: linear between two acquisitions, nearest one, none.
 SAR_INTERPOLATED = np.int8(0)
@@ -18,7 +18,7 @@ SAR_NEAREST = np.int8(1)
 SAR_MISSING = np.int8(2)
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _clear_distance_2d(clear, t, target, since, until):  # pragma: no cover - numba
     npix, nt = clear.shape
     nm = target.shape[0]
@@ -67,8 +67,6 @@ def clear_distance(
     Examples
     --------
     >>> import numpy as np
-
-    from stori_xr.kernels.dtypes import work_dtype
     >>> since, until = clear_distance(
     ...     np.array([True, False, True]), np.array([0.0, 5.0, 10.0]), np.array([4.0, 10.0])
     ... )
@@ -108,7 +106,7 @@ def clear_distance_reference(
     return since.astype(np.float32).reshape(shape), until.astype(np.float32).reshape(shape)
 
 
-@numba.njit(nogil=True, cache=True)
+@jit
 def _interp_time_2d(values, t, target, tol, out, days, flag):  # pragma: no cover - numba
     npix, nt = values.shape
     nm = target.shape[0]

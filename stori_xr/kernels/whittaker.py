@@ -25,10 +25,10 @@ Numerische Mathematik 47 (1985) 99-106.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from stori_xr.kernels.dtypes import work_dtype
+from stori_xr.kernels.jit import jit
 
 #: The smoothing parameters among which ``lmbda="gcv"`` chooses: 10^-1 ... 10^7,
 #: in steps of 10^0.25.
@@ -43,7 +43,7 @@ MAX_NODES = 1_000_000
 # --------------------------------------------------------------------------------------
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _diff_coef(order):  # pragma: no cover - numba
     """Coefficients of one row of the difference matrix, ``(x - 1) ** order``."""
     coef = np.zeros(order + 1)
@@ -55,7 +55,7 @@ def _diff_coef(order):  # pragma: no cover - numba
     return coef
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _fill_dtd(coef, n, band):  # pragma: no cover - numba
     """Band of D^T D for ``n`` nodes: ``band[i, m] = (D^T D)[i, i + m]``, ``m = 0 .. order``."""
     order = coef.shape[0] - 1
@@ -66,7 +66,7 @@ def _fill_dtd(coef, n, band):  # pragma: no cover - numba
                 band[k + a, b - a] += coef[a] * coef[b]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _extend(coef, k0, k1, z):  # pragma: no cover - numba
     """Continue ``z[k0:k1 + 1]`` outwards with zero ``order``-th differences.
 
@@ -88,7 +88,7 @@ def _extend(coef, k0, k1, z):  # pragma: no cover - numba
         z[i] = -s / coef[order]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _ldl(w, dtd, lam, low, diag):  # pragma: no cover - numba
     """Banded LDL^T of ``diag(w) + lam * D^T D``; ``low[i, m] = L[i, i - m]``."""
     n, b1 = dtd.shape
@@ -106,7 +106,7 @@ def _ldl(w, dtd, lam, low, diag):  # pragma: no cover - numba
         diag[i] = s
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _ldl_solve(low, diag, rhs, z):  # pragma: no cover - numba
     """Solve ``L D L^T z = rhs`` with the factor from :func:`_ldl`."""
     n, b1 = low.shape
@@ -125,7 +125,7 @@ def _ldl_solve(low, diag, rhs, z):  # pragma: no cover - numba
         z[i] = s
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _residual(w, dtd, lam, rhs, z, res):  # pragma: no cover - numba
     """``res = rhs - (diag(w) + lam * D^T D) z``, from the band of D^T D."""
     n, b1 = dtd.shape
@@ -139,7 +139,7 @@ def _residual(w, dtd, lam, rhs, z, res):  # pragma: no cover - numba
         res[i] = rhs[i] - w[i] * z[i] - lam * s
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _merge(values, weights, p, node, use_w, y, w, cnt):  # pragma: no cover - numba
     """Put pixel ``p`` on the grid: node values and weights; returns the count of nodes."""
     n = y.shape[0]
@@ -167,7 +167,7 @@ def _merge(values, weights, p, node, use_w, y, w, cnt):  # pragma: no cover - nu
     return m
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _constant(y, w):  # pragma: no cover - numba
     """Weighted mean of the node values; NaN when no node has a weight."""
     sw = 0.0
@@ -178,7 +178,7 @@ def _constant(y, w):  # pragma: no cover - numba
     return sy / sw if sw > 0.0 else np.nan
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _read(z, pos, out, p):  # pragma: no cover - numba
     """Linear interpolation of the grid series ``z`` at grid positions ``pos``."""
     n = z.shape[0]
@@ -198,7 +198,7 @@ def _read(z, pos, out, p):  # pragma: no cover - numba
             out[p, j] = (1.0 - f) * z[k] + f * z[k + 1]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _ldl_many(w, dtd, lams, low, diag, dinv, acc):  # pragma: no cover - numba
     """:func:`_ldl` for all ``lams`` at once (last axis), keeping ``1 / D``.
 
@@ -230,7 +230,7 @@ def _ldl_many(w, dtd, lams, low, diag, dinv, acc):  # pragma: no cover - numba
             dinv[i, q] = 1.0 / acc[q]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _solve_many(low, dinv, rhs, z):  # pragma: no cover - numba
     """:func:`_ldl_solve` for all lambdas at once: ``z[:, q]`` for the factor ``q``."""
     n, b1, nl = low.shape
@@ -250,7 +250,7 @@ def _solve_many(low, dinv, rhs, z):  # pragma: no cover - numba
                 z[i, q] -= low[i + m, m, q] * z[i + m, q]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _inv_band_many(low, dinv, sig):  # pragma: no cover - numba
     """Band of the inverses from the factors: ``sig[i, m, q] = inv_q[i, i + m]``.
 
@@ -277,7 +277,7 @@ def _inv_band_many(low, dinv, sig):  # pragma: no cover - numba
                 sig[i, 0, q] -= low[i + r, r, q] * sig[i, r, q]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _gcv_pick(y, w, m, dtd, lams, work, wy, acc):  # pragma: no cover - numba
     """The GCV-optimal lambda among ``lams`` for one pixel (``wy = w * y``)."""
     low, diag, dinv, sig, z = work
@@ -304,7 +304,7 @@ def _gcv_pick(y, w, m, dtd, lams, work, wy, acc):  # pragma: no cover - numba
     return lams[ib]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@jit(error_model="numpy")
 def _whittaker_2d(  # pragma: no cover - numba
     values, weights, use_w, node, pos, n, order, lam, lams, out, lam_out
 ):
