@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from stori_xr.exceptions import NoOverlapError, TimesError, UnsortedTimeError
+from stori_xr.exceptions import (
+    ExtrapolationWarning,
+    NoOverlapError,
+    OptionError,
+    TimesError,
+    UnsortedTimeError,
+    warn,
+)
 
 _NS_PER_DAY = 86_400e9
 
@@ -27,11 +34,49 @@ def to_days(times: np.ndarray) -> np.ndarray:
     return ns / _NS_PER_DAY
 
 
-def to_timedelta_days(value: str | float | pd.Timedelta | np.timedelta64) -> float:
-    """A tolerance given as ``"12D"``, a Timedelta or a number of days, in days."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return pd.Timedelta(value) / pd.Timedelta("1D")
+def to_timedelta_days(
+    value: str | float | pd.Timedelta | np.timedelta64,
+    name: str = "duration",
+    *,
+    positive: bool = False,
+) -> float:
+    """A duration given as ``"12D"``, a Timedelta or a number of days, in days.
+
+    Parameters
+    ----------
+    value : str, number, Timedelta or timedelta64
+        The duration.
+    name : str, default "duration"
+        The option it was given as, for the error message.
+    positive : bool, default False
+        Refuse 0 as well as negative durations.
+
+    Raises
+    ------
+    OptionError
+        When ``value`` is not a duration, is negative (or 0 when ``positive``), or is
+        not finite.
+    """
+    if isinstance(value, bool):
+        days = np.nan
+    elif isinstance(value, int | float | np.integer | np.floating):
+        days = float(value)
+    else:
+        try:
+            days = pd.Timedelta(value) / pd.Timedelta("1D")
+        except (ValueError, TypeError, OverflowError):
+            days = np.nan
+    if not np.isfinite(days):
+        raise OptionError(
+            f"{name}={value!r} is not a duration: give a number of days (e.g. 12) or a "
+            "pandas duration string such as '12D' or '36h'."
+        )
+    if days < 0 or (positive and days == 0):
+        raise OptionError(
+            f"{name}={value!r} must be {'longer than 0' if positive else '0 or more'}: give "
+            "e.g. '12D' or a number of days."
+        )
+    return float(days)
 
 
 def resolve_times(times: TimesLike, optical_times: np.ndarray) -> np.ndarray:
@@ -53,6 +98,11 @@ def resolve_times(times: TimesLike, optical_times: np.ndarray) -> np.ndarray:
     """
     if times is None:
         return np.asarray(optical_times, dtype="datetime64[ns]")
+    if isinstance(times, bool | int | float | complex | np.number):
+        raise TimesError(
+            f"times={times!r} is a number, not dates: give a frequency such as '5D', a date "
+            "such as '2021-06-01', or a list of dates."
+        )
     if isinstance(times, str):
         try:
             freq = pd.tseries.frequencies.to_offset(times)
@@ -69,10 +119,24 @@ def resolve_times(times: TimesLike, optical_times: np.ndarray) -> np.ndarray:
         start = pd.Timestamp(optical_times[0]).floor("D")
         out = pd.date_range(start, pd.Timestamp(optical_times[-1]), freq=freq)
         return out.values.astype("datetime64[ns]")
-    values = times.values if isinstance(times, xr.DataArray) else times
-    out = pd.to_datetime(np.asarray(values).ravel()).values.astype("datetime64[ns]")
+    values = np.asarray(times.values if isinstance(times, xr.DataArray) else times).ravel()
+    if values.dtype.kind in "biufc":
+        raise TimesError(
+            f"times={_short(times)} holds numbers, not dates: give a frequency such as "
+            "'5D', a date such as '2021-06-01', or a list of dates."
+        )
+    try:
+        out = pd.to_datetime(values).values.astype("datetime64[ns]")
+    except (ValueError, TypeError, OverflowError):
+        bad = [v for v in values.tolist() if pd.isna(pd.to_datetime(v, errors="coerce"))]
+        raise TimesError(
+            f"times= holds values that are not dates ({_short(bad)}): give a frequency "
+            "such as '5D', a date such as '2021-06-01', or a list of dates."
+        ) from None
     if out.size == 0:
         raise NoOverlapError("times= is empty; give at least one target date.")
+    if np.isnat(out).any():
+        raise TimesError(f"times={_short(times)} holds missing dates (NaT); drop them first.")
     if np.any(out[1:] <= out[:-1]):
         raise UnsortedTimeError(
             "the target dates in times= must be increasing without repeats; pass "
@@ -125,3 +189,53 @@ def nearest_within(
     left = np.clip(right - 1, 0, t.size - 1)
     nearest = np.where(np.abs(t[left] - tau) <= np.abs(t[right] - tau), left, right)
     return nearest, np.abs(t[nearest] - tau) <= within_days
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: Target dates farther than this from the optical period are refused: no clear value
+#: anchors them, and a date that far is more often a mistake (a wrong year) than a wish.
+MAX_EXTRAPOLATION = "90D"
+
+
+def check_extrapolation(
+    targets: np.ndarray, optical_times: np.ndarray, match_days: float, limit_days: float
+) -> None:
+    """Warn about target dates outside the optical period; refuse those far outside it.
+
+    Parameters
+    ----------
+    targets, optical_times : ndarray of datetime64
+        Sorted target dates and optical acquisition times.
+    match_days : float
+        A target this close to the first or last acquisition counts as inside.
+    limit_days : float
+        Targets farther than this outside the period raise :class:`TimesError`.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        With the number of target dates outside the period.
+    """
+    t, tau = to_days(optical_times), to_days(targets)
+    outside = np.maximum(t[0] - tau, tau - t[-1])
+    beyond = outside > match_days
+    if not beyond.any():
+        return
+    far = outside > limit_days
+    if far.any():
+        raise TimesError(
+            f"{int(far.sum())} of {tau.size} target dates lie more than {limit_days:g} days "
+            f"outside the optical period ({span(optical_times)}), up to "
+            f"{float(outside.max()):.0f} days: nothing anchors a fill that far. Give target "
+            "dates within the period (times='5D' spans it), or optical data that covers them."
+        )
+    warn(
+        f"{int(beyond.sum())} of {tau.size} target dates lie outside the optical period "
+        f"({span(optical_times)}), by up to {float(outside.max()):.0f} days: their values "
+        "are extrapolated (flag 'extrapolated' where no other candidate exists).",
+        ExtrapolationWarning,
+    )

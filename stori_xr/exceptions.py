@@ -1,8 +1,12 @@
 """Errors raised by stori_xr.
 
 Every error derives from :class:`StoriError`. Each subclass names a problem the
-user can fix, and its message says how.
+user can fix, and its message says how. Every warning derives from :class:`StoriWarning`
+and is attributed to the user's line that called stori_xr (see :func:`warn`).
 """
+
+import sys
+import warnings
 
 
 class StoriError(Exception):
@@ -63,3 +67,38 @@ class MethodError(StoriError, ValueError):
 
 class DataFormatError(StoriError, ValueError):
     """A file or object is not in a layout the reader recognises."""
+
+
+class OptionError(StoriError, ValueError):
+    """An option whose value makes no sense (a negative ``max_gap``, a reversed range …)."""
+
+
+class StoreExistsError(StoriError, FileExistsError):
+    """The output store exists and the write mode does not allow replacing it."""
+
+
+class IncompleteStoreError(StoriError, ValueError):
+    """A store from a write that failed or was interrupted: it does not hold all its data."""
+
+
+class StoriWarning(UserWarning):
+    """Base class of the warnings stori_xr gives; filter them with this class."""
+
+
+class IncompleteStoreWarning(StoriWarning):
+    """An incomplete store was opened on request: unwritten chunks read as missing."""
+
+
+class ExtrapolationWarning(StoriWarning):
+    """Target dates outside the optical period: their values are extrapolated."""
+
+
+def warn(message: str, category: type[Warning] = StoriWarning) -> None:
+    """Warn, attributed to the first caller outside stori_xr (as xarray does).
+
+    The line shown is the user's, whether they called a free function or the accessor.
+    """
+    frame, level = sys._getframe(1), 2  # level 2: the frame that called warn()
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("stori_xr"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -16,7 +16,7 @@ output cubes).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,18 +28,20 @@ from stori_xr import validate
 from stori_xr.align import aligned_parts
 from stori_xr.dates import (
     MATCH_WITHIN,
+    MAX_EXTRAPOLATION,
     MERGE_WITHIN,
     TimesLike,
+    check_extrapolation,
     merged_times,
     nearest_within,
     resolve_times,
     to_days,
     to_timedelta_days,
 )
-from stori_xr.exceptions import MethodError, MissingVariableError
+from stori_xr.exceptions import MethodError, MissingVariableError, OptionError
 from stori_xr.kernels import baselines, stori, whittaker
 from stori_xr.kernels.flags import FLAG_MEANINGS, FLAG_VALUES, NODATA, OBSERVED
-from stori_xr.metadata import append_history, copy_crs, format_call
+from stori_xr.metadata import append_history, copy_crs, format_call, value_attrs
 
 BlockFunction = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -190,23 +192,99 @@ def _stack(out: np.ndarray, sigma: np.ndarray, src: np.ndarray) -> np.ndarray:
     return stacked.transpose(0, 2, 3, 1)
 
 
+#: Default range of filled reflectance: a fill is never below 0; its ceiling is 1 or,
+#: where the pixel has shown a larger clear value of that band, that value.
+VALID_RANGE = (0.0, 1.0)
+
+ValidRange = tuple[float, float] | Mapping[str, tuple[float, float]] | None
+Bounds = tuple[np.ndarray, np.ndarray] | None
+
+
+def _bounds(valid_range: ValidRange, names: Sequence[str]) -> Bounds:
+    """Per band (low, ceiling) arrays from ``valid_range``; OptionError when it is wrong."""
+    if valid_range is None:
+        return None
+    per_band = (
+        valid_range if isinstance(valid_range, Mapping) else dict.fromkeys(names, valid_range)
+    )
+    missing = [b for b in names if b not in per_band]
+    if missing:
+        raise OptionError(
+            f"valid_range has no range for bands {missing}: give one for every band, or "
+            "one (low, high) pair for all."
+        )
+    lo, hi = [], []
+    for b in names:
+        pair = per_band[b]
+        try:
+            low, high = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            low = high = np.nan
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise OptionError(
+                f"valid_range={pair!r} for {b!r} is not a (low, high) pair with low < high; "
+                "give e.g. (0.0, 1.0) for reflectance, or valid_range=None for no bounds."
+            )
+        lo.append(low)
+        hi.append(high)
+    return np.asarray(lo), np.asarray(hi)
+
+
+def bound_fills(
+    out: np.ndarray, src: np.ndarray, values: np.ndarray, clear: np.ndarray, bounds: Bounds
+) -> None:
+    """Clip filled values into their band's range, in place; observed values are kept.
+
+    Parameters
+    ----------
+    out : ndarray, shape (nb, m, ny, nx)
+        The method's values on the output dates.
+    src : ndarray of int8, shape (m, ny, nx)
+        Their source flags: every value not flagged ``observed`` is a fill.
+    values : ndarray, shape (nb, ny, nx, nt)
+        The input band values of the same pixels.
+    clear : ndarray of bool, shape (ny, nx, nt)
+        Which input values are usable.
+    bounds : (lo, hi) of arrays of shape (nb,), or None
+        Per band, the lowest fill and the ceiling; a pixel whose clear values exceed
+        the ceiling may be filled up to its largest clear value. None: no bounds.
+    """
+    if bounds is None:
+        return
+    lo, hi = bounds
+    fill = src != OBSERVED
+    for k in range(out.shape[0]):
+        top = np.where(clear, values[k], -np.inf).max(axis=-1, initial=-np.inf)
+        top = np.maximum(top, hi[k]).astype(out.dtype)
+        np.clip(out[k], out.dtype.type(lo[k]), top[None], out=out[k], where=fill)
+
+
 def _block_runner(
-    spec: Method, options: dict[str, Any], t: np.ndarray, out_idx: np.ndarray, halo: int
+    spec: Method,
+    options: dict[str, Any],
+    t: np.ndarray,
+    out_idx: np.ndarray,
+    halo: int,
+    bounds: Bounds,
 ):
     """A map_blocks function: run the method on the core of an overlapped block."""
 
     def run(values, clear, *rest, block_info=None):
         sar = rest[0] if rest else None
-        if not halo:
-            return _stack(*spec.block(values, clear[0], sar, t, out_idx, **options))
-        loc = block_info[None]["chunk-location"]
-        num = block_info[None]["num-chunks"]
-        y0 = halo if loc[1] > 0 else 0
-        x0 = halo if loc[2] > 0 else 0
-        y1 = values.shape[1] - (halo if loc[1] < num[1] - 1 else 0)
-        x1 = values.shape[2] - (halo if loc[2] < num[2] - 1 else 0)
-        core = (y0, y1, x0, x1)
-        return _stack(*spec.block(values, clear[0], sar, t, out_idx, core=core, **options))
+        y0, y1, x0, x1 = 0, values.shape[1], 0, values.shape[2]
+        extra: dict[str, Any] = {}
+        if halo:
+            loc = block_info[None]["chunk-location"]
+            num = block_info[None]["num-chunks"]
+            y0 = halo if loc[1] > 0 else 0
+            x0 = halo if loc[2] > 0 else 0
+            y1 -= halo if loc[1] < num[1] - 1 else 0
+            x1 -= halo if loc[2] < num[2] - 1 else 0
+            extra["core"] = (y0, y1, x0, x1)
+        out, sigma, src = spec.block(values, clear[0], sar, t, out_idx, **extra, **options)
+        core = (slice(y0, y1), slice(x0, x1))
+        bound_fills(out, src, values[:, *core], clear[0][core], bounds)
+        return _stack(out, sigma, src)
 
     return run
 
@@ -215,7 +293,7 @@ def _block_runner(
 EAGER_TILE = 128
 
 
-def _run_tiles(spec, bands, clear, sar, t, out_idx, options):
+def _run_tiles(spec, bands, clear, sar, t, out_idx, options, bounds):
     """Numpy input: run the method tile by tile (with its halo) on threads.
 
     ``bands``, ``clear`` and ``sar`` are (t, y, x) arrays; each tile is gathered
@@ -248,9 +326,11 @@ def _run_tiles(spec, bands, clear, sar, t, out_idx, options):
         into = (out[0][:, :, *window], out[1][:, :, *window], out[2][:, *window])
         if spec.writes_out:
             extra["out"] = into
+        tile = gather(bands, ys, xs)
+        tile_clear = clear[:, ys, xs].transpose(1, 2, 0)
         part = spec.block(
-            gather(bands, ys, xs),
-            clear[:, ys, xs].transpose(1, 2, 0),
+            tile,
+            tile_clear,
             None if sar is None else gather(sar, ys, xs),
             t,
             out_idx,
@@ -260,6 +340,8 @@ def _run_tiles(spec, bands, clear, sar, t, out_idx, options):
         if not spec.writes_out:
             for target, piece in zip(into, part, strict=True):
                 target[...] = piece
+        core = (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa))
+        bound_fills(into[0], into[2], tile[:, *core], tile_clear[core], bounds)
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -300,6 +382,7 @@ def run_blocks(
     t: np.ndarray,
     out_idx: np.ndarray,
     options: dict[str, Any],
+    bounds: Bounds = None,
 ) -> tuple[np.ndarray | dsa.Array, np.ndarray | dsa.Array, np.ndarray | dsa.Array]:
     """Run a method over a whole cube: tile by tile for numpy, chunk by chunk for dask.
 
@@ -319,6 +402,9 @@ def run_blocks(
         Output dates as indices into ``t``.
     options : dict
         Keyword options of the method.
+    bounds : (lo, hi) of arrays of shape (nb,), optional
+        Range of the filled values (see :func:`bound_fills`); None leaves them as the
+        method made them.
 
     Returns
     -------
@@ -326,7 +412,7 @@ def run_blocks(
     source : array of int8, shape (m, ny, nx)
     """
     if not isinstance(clear, dsa.Array):
-        return _run_tiles(spec, bands, clear, sar, t, out_idx, options)
+        return _run_tiles(spec, bands, clear, sar, t, out_idx, options, bounds)
     halo = spec.halo(options)
     values = dsa.stack(bands).transpose(0, 2, 3, 1)
     clear = clear.transpose(1, 2, 0)
@@ -345,9 +431,11 @@ def run_blocks(
     if halo:
         args = [dsa.overlap.overlap(a, depth={1: halo, 2: halo}, boundary="none") for a in args]
     nb = values.shape[0]
-    token = dsa.core.tokenize(values, clear, sar, t, out_idx, sorted(options.items()), spec.name)
+    token = dsa.core.tokenize(
+        values, clear, sar, t, out_idx, sorted(options.items()), spec.name, bounds
+    )
     stacked = dsa.map_blocks(
-        _block_runner(spec, options, t, out_idx, halo),
+        _block_runner(spec, options, t, out_idx, halo, bounds),
         *args,
         chunks=((2 * nb + 1,), ychunks, xchunks, (out_idx.size,)),
         dtype=values.dtype,
@@ -378,6 +466,7 @@ def interpolate(
     time_dim: Hashable | None = None,
     sar_units: str | None = None,
     rechunk: bool = False,
+    valid_range: ValidRange = VALID_RANGE,
     **options: Any,
 ) -> xr.Dataset | xr.DataArray:
     """Reconstruct cloud-free reflectance on the target dates.
@@ -390,15 +479,27 @@ def interpolate(
         ``VV`` and/or ``VH`` with units; needed by the methods that use SAR.
     times : None, str or sequence of datetimes, optional
         Output dates: the optical dates (default), a frequency (``"5D"``) or a list.
+        Dates outside the optical period are extrapolated, with an
+        :class:`~stori_xr.exceptions.ExtrapolationWarning`; dates more than 90 days
+        outside it (:data:`stori_xr.dates.MAX_EXTRAPOLATION`) are refused.
     method : str, default "kernel"
         ``"kernel"`` (STORI's numba kernel), or a comparator: ``"linear"``,
         ``"whittaker"``, ``"sar-regression"``.
     max_gap : str or float, optional
         Leave NaN (flagged ``no_data``) the dates inside gaps longer than this (a
         gap's length is the time between the usable values around it, or to the one
-        usable value on its side at the ends of the series).
+        usable value on its side at the ends of the series). A duration longer than 0
+        (``"60D"`` or a number of days).
     tolerance, clear, bands, time_dim, sar_units, rechunk
         As in :func:`stori_xr.align.align`.
+    valid_range : (float, float), dict or None, default (0.0, 1.0)
+        Range of the filled values: a fill below the first number is raised to it,
+        one above the ceiling lowered to it, where the ceiling is the second number
+        or, at a pixel whose clear values of that band exceed it, the largest of them.
+        Observed values are never changed, and ``<band>_sigma`` is kept as the method
+        gave it. The default suits surface reflectance; give ``(-1.0, 1.0)`` for an
+        index such as NDVI, a ``{band: (low, high)}`` dict for bands of several kinds,
+        or None to leave the fills unbounded.
     **options
         Options of the method (e.g. ``lmbda=`` for ``"whittaker"``).
 
@@ -414,12 +515,18 @@ def interpolate(
     spec = _method(method, options)
     if sar is None and spec.needs_sar:
         raise MissingVariableError(f"method={method!r} needs SAR: pass sar=.")
+    gap_days = None if max_gap is None else to_timedelta_days(max_gap, "max_gap", positive=True)
+    to_timedelta_days(tolerance, "tolerance")
     ds, was_dataarray = validate.as_band_dataset(optical)
     tdim = validate.find_time_dim(ds, time_dim)
     validate.check_sorted(ds, tdim, "optical")
+    names = validate.select_bands(ds, tdim, bands)
+    bounds = _bounds(valid_range, names)
     merged = merged_times(ds[tdim].values, to_timedelta_days(MERGE_WITHIN))
     targets = resolve_times(times, merged)
-    t_all, out_idx = _time_axis(merged, targets, to_timedelta_days(MATCH_WITHIN))
+    match_days = to_timedelta_days(MATCH_WITHIN)
+    check_extrapolation(targets, merged, match_days, to_timedelta_days(MAX_EXTRAPOLATION))
+    t_all, out_idx = _time_axis(merged, targets, match_days)
     aligned = aligned_parts(
         ds,
         sar if spec.sar_features else None,
@@ -434,7 +541,6 @@ def interpolate(
         with_days=max_gap is not None,
         sar_outputs=spec.sar_features,
     )
-    names = validate.select_bands(ds, tdim, bands)
     ydim, xdim = validate.find_spatial_dims(aligned)
     order = (tdim, ydim, xdim)
     band_arrays = [aligned[b].transpose(*order).data for b in names]
@@ -452,12 +558,13 @@ def interpolate(
         to_days(t_all),
         out_idx,
         options,
+        bounds,
     )
     dims = order
     coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}
     out = xr.Dataset(coords=coords)
     for k, b in enumerate(names):
-        out[b] = xr.DataArray(filled[k], dims=dims, attrs=ds[b].attrs)
+        out[b] = xr.DataArray(filled[k], dims=dims, attrs=value_attrs(ds[b].attrs))
         out[f"{b}_sigma"] = xr.DataArray(
             sigma[k],
             dims=dims,
@@ -469,11 +576,18 @@ def interpolate(
         )
     out["stori_source"] = xr.DataArray(source, dims=dims, attrs=_SOURCE_ATTRS)
     if max_gap is not None:
-        out = _apply_max_gap(out, aligned, out_idx, tdim, names, to_timedelta_days(max_gap))
+        out = _apply_max_gap(out, aligned, out_idx, tdim, names, gap_days)
     out = out.transpose(*ds[names[0]].dims)
     out.attrs = append_history(
         ds.attrs,
-        format_call("interpolate", method=method, times=times, max_gap=max_gap, **options),
+        format_call(
+            "interpolate",
+            method=method,
+            times=times,
+            max_gap=max_gap,
+            valid_range=valid_range,
+            **options,
+        ),
     )
     out.attrs["stori_method"] = method
     out = copy_crs(out, ds)

@@ -9,6 +9,33 @@ from typing import Any
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
+from stori_xr.exceptions import IncompleteStoreError, IncompleteStoreWarning, warn
+
+#: Global attribute of the stores stori_xr writes: ``"incomplete"`` from the moment the
+#: store is created, ``"complete"`` once every chunk is written (the last thing written).
+WRITE_STATUS = "stori_write_status"
+INCOMPLETE = "incomplete"
+COMPLETE = "complete"
+
+#: Attributes that describe how a source file stored its values, not the values: carried
+#: over to a new variable they would change how it is written and read back.
+_STORAGE_ATTRS = frozenset(
+    {
+        "_FillValue",
+        "missing_value",
+        "scale_factor",
+        "add_offset",
+        "_Unsigned",
+        "valid_range",
+        "valid_min",
+        "valid_max",
+        "grid_mapping",
+        "coordinates",
+        "dtype",
+        "chunks",
+    }
+)
+
 
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -26,8 +53,11 @@ def history_line(call: str) -> str:
 
 
 def append_history(attrs: Mapping[str, Any], call: str) -> dict[str, Any]:
-    """Return a copy of ``attrs`` whose ``history`` ends with a line for ``call``."""
-    out = dict(attrs)
+    """Return a copy of ``attrs`` whose ``history`` ends with a line for ``call``.
+
+    A store's write status is not carried over: the result is a new object, not a store.
+    """
+    out = {k: v for k, v in attrs.items() if k != WRITE_STATUS}
     previous = str(out.get("history", "")).rstrip("\n")
     line = history_line(call)
     out["history"] = f"{previous}\n{line}" if previous else line
@@ -45,13 +75,42 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def crs_of(obj: xr.Dataset | xr.DataArray) -> Any:
+    """The CRS of ``obj`` (a :class:`rasterio.crs.CRS`), or None when it has none.
+
+    rioxarray's reading first; otherwise the CF grid-mapping variable that a
+    ``grid_mapping`` attribute or encoding names (or one called ``spatial_ref`` or
+    ``crs``), also when it is a data variable, as plain ``xr.open_dataset`` leaves it.
+    """
+    try:
+        crs = obj.rio.crs
+    except Exception:  # rioxarray raises when it cannot tell the spatial dims
+        crs = None
+    if crs is not None:
+        return crs
+    variables = obj.variables if isinstance(obj, xr.Dataset) else obj.coords.variables
+    members = [obj.variable] if isinstance(obj, xr.DataArray) else []
+    members += list(variables.values())
+    names = [v.attrs.get("grid_mapping") or v.encoding.get("grid_mapping") for v in members]
+    for name in [*names, "spatial_ref", "crs"]:
+        if name is None or name not in variables:
+            continue
+        attrs = variables[name].attrs
+        wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
+        if wkt:
+            from rasterio.crs import CRS
+
+            return CRS.from_wkt(str(wkt))
+    return None
+
+
 def copy_crs(target: xr.Dataset, source: xr.Dataset | xr.DataArray) -> xr.Dataset:
     """Write ``source``'s CRS (if any) on ``target``, the rioxarray way.
 
     ``rio.write_crs`` deep-copies the whole object; here the ``spatial_ref``
     coordinate is made on an empty Dataset and attached, which copies no data.
     """
-    crs = source.rio.crs
+    crs = crs_of(source)
     if crs is None:
         return target
     ref = xr.Dataset().rio.write_crs(crs)["spatial_ref"]
@@ -59,3 +118,41 @@ def copy_crs(target: xr.Dataset, source: xr.Dataset | xr.DataArray) -> xr.Datase
     for var in out.data_vars.values():
         var.encoding["grid_mapping"] = "spatial_ref"
     return out
+
+
+def value_attrs(attrs: Mapping[Any, Any]) -> dict[Any, Any]:
+    """``attrs`` without the storage attributes of a source file (fill value, scaling …).
+
+    Opened without CF decoding, or with ``decode_coords=True``, a file leaves
+    ``_FillValue``, ``scale_factor``, ``grid_mapping`` … in the attributes. On a new
+    variable they would be wrong (its values are already decoded) or clash with the
+    encoding written for it.
+    """
+    return {k: v for k, v in attrs.items() if k not in _STORAGE_ATTRS}
+
+
+def check_write_status(
+    attrs: Mapping[Any, Any], where: str, allow_incomplete: bool = False
+) -> None:
+    """Refuse (or, when allowed, warn about) a store whose write did not finish.
+
+    Stores without a :data:`WRITE_STATUS` attribute (not written by stori_xr) pass.
+
+    Raises
+    ------
+    IncompleteStoreError
+        When the store is marked incomplete and ``allow_incomplete`` is False.
+    """
+    status = attrs.get(WRITE_STATUS)
+    if status is None or status == COMPLETE:
+        return
+    message = (
+        f"{where} is incomplete ({WRITE_STATUS}={status!r}): the write that made it failed "
+        "or was interrupted, so some chunks hold no data (they read as NaN / no_data)"
+    )
+    if not allow_incomplete:
+        raise IncompleteStoreError(
+            f"{message}. Write it again (mode='w' overwrites it), or pass "
+            "allow_incomplete=True to open it anyway."
+        )
+    warn(message + ".", IncompleteStoreWarning)

@@ -16,9 +16,15 @@ import xarray as xr
 
 from stori_xr import validate
 from stori_xr.dates import time_groups, to_days
-from stori_xr.exceptions import MissingCRSError, MissingVariableError, NoOverlapError
+from stori_xr.exceptions import (
+    DataFormatError,
+    MissingCRSError,
+    MissingVariableError,
+    NoOverlapError,
+)
 from stori_xr.kernels import interp_time
 from stori_xr.kernels.sarseries import normalise_merge
+from stori_xr.metadata import crs_of
 
 SAR_FEATURES = ("VV", "VH", "VH_VV", "RVI")
 
@@ -56,6 +62,49 @@ def infer_tracks(times: np.ndarray) -> np.ndarray:
     return np.unique(labels, return_inverse=True)[1]
 
 
+#: Names of a DataArray's polarisation dimension, as SAR stacks call it.
+_POLARISATION_DIMS = ("polarisation", "polarization", "pol", "band")
+
+
+def sar_dataset(sar: xr.Dataset | xr.DataArray) -> xr.Dataset:
+    """The SAR input as a Dataset of polarisations.
+
+    A DataArray is accepted with a polarisation dimension (``polarisation``,
+    ``polarization``, ``pol`` or ``band``, labelled ``VV``/``VH`` in any case), or
+    named ``VV`` or ``VH``.
+
+    Raises
+    ------
+    MissingVariableError
+        When a DataArray has neither.
+    DataFormatError
+        When ``sar`` is not an xarray object.
+    """
+    if isinstance(sar, xr.Dataset):
+        return sar
+    if not isinstance(sar, xr.DataArray):
+        raise DataFormatError(
+            f"sar= must be an xarray Dataset with VV and/or VH variables, not "
+            f"{type(sar).__name__}; read SAR files with stori_xr.io.open_sentinel1."
+        )
+    dim = next((d for d in _POLARISATION_DIMS if d in sar.dims), None)
+    if dim is not None:
+        ds, _ = validate.as_band_dataset(sar, band_dim=dim)
+        for var in ds.data_vars.values():  # the array's attributes (units) hold for each
+            var.attrs = {**sar.attrs, **var.attrs}
+        return ds.rename(
+            {v: str(v).upper() for v in ds.data_vars if str(v).upper() in ("VV", "VH")}
+        )
+    if sar.name in ("VV", "VH"):
+        return sar.to_dataset()
+    raise MissingVariableError(
+        f"the SAR input is a DataArray named {sar.name!r} with dims {list(sar.dims)} and no "
+        "polarisation dimension: pass a Dataset, e.g. xr.Dataset({'VV': vv, 'VH': vh}), a "
+        "DataArray named 'VV' or 'VH' (sar.rename('VV')), or one with a 'polarisation' "
+        "dimension labelled VV / VH."
+    )
+
+
 def prepare_sar(
     sar: xr.Dataset,
     *,
@@ -63,8 +112,7 @@ def prepare_sar(
     rechunk: bool,
 ) -> tuple[xr.Dataset, Hashable]:
     """Validate the SAR input and return its ``VV``/``VH`` in dB, with its time dim."""
-    if isinstance(sar, xr.DataArray):
-        sar, _ = validate.as_band_dataset(sar)
+    sar = sar_dataset(sar)
     pols = [p for p in ("VV", "VH") if p in sar.data_vars]
     if not pols:
         raise MissingVariableError(
@@ -103,7 +151,7 @@ def _grid(obj: xr.Dataset | xr.DataArray) -> tuple[Any, Any, tuple[int, int]]:
     """(crs, affine transform, (ny, nx)) of an object with y/x dims."""
     y, x = validate.find_spatial_dims(obj)
     spatial = obj.rio.set_spatial_dims(x_dim=x, y_dim=y, inplace=False)
-    return spatial.rio.crs, spatial.rio.transform(recalc=True), (obj.sizes[y], obj.sizes[x])
+    return crs_of(obj), spatial.rio.transform(recalc=True), (obj.sizes[y], obj.sizes[x])
 
 
 def _reproject_block(
@@ -318,7 +366,8 @@ def _sar_block(
         out["sar_days"] = np.maximum.reduce(days) if len(days) > 1 else days[0]
     if "sar_flag" in outputs:
         out["sar_flag"] = np.maximum.reduce(flags) if len(flags) > 1 else flags[0]
-    return tuple(out[n] for n in outputs)
+    result = tuple(out[n] for n in outputs)
+    return result[0] if len(result) == 1 else result  # apply_ufunc: one output, no tuple
 
 
 def sar_features(
