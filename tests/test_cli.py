@@ -1,13 +1,20 @@
 """The command line, the accessor's import promise, and the benchmarks (run briefly)."""
 
+import argparse
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 
+import stori_xr
+from stori_xr import cli
 from stori_xr.cli import main
+from stori_xr.fill import METHODS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,3 +95,258 @@ def test_ablation_benchmark_runs():
         cwd=REPO.parent,
     )
     assert res.stdout.count("temporal + sar + spatial") == 2
+
+
+# ----------------------------------------------------------------------------- a tool's manners
+
+FAST = ["--size", "32", "--periods", "24"]
+
+
+def _one_error_line(err: str) -> str:
+    """The single line a user-fixable error prints, checked to be the only one."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("stori: error: "), err
+    return lines[0]
+
+
+def test_stori_error_prints_one_line_and_exits_1(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *FAST, "--times", "abc"]) == cli.EXIT_ERROR
+    line = _one_error_line(capsys.readouterr().err)
+    assert "times='abc' is neither a pandas frequency" in line
+    assert not out.exists()  # refused before the output folder was made
+
+
+def test_missing_input_file_prints_one_line_and_exits_1(tmp_path, capsys):
+    missing = tmp_path / "missing.nc"
+    assert main(["evaluate", "--optical", str(missing), "--methods", "linear"]) == 1
+    assert "missing.nc" in _one_error_line(capsys.readouterr().err)
+
+
+def test_unwritable_output_folder_prints_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["demo", "--out", str(tmp_path / "file" / "sub"), *FAST]) == 1
+    assert "Not a directory" in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", ["demo", "evaluate"])
+def test_unexpected_errors_keep_their_traceback(monkeypatch, command, tmp_path):
+    def bug(args):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(cli, f"_{command}", bug)
+    argv = [command, "--out", str(tmp_path)] if command == "demo" else [command, str(tmp_path)]
+    with pytest.raises(ValueError, match="a bug"):
+        main(argv)
+
+
+def test_keyboard_interrupt_exits_quietly_with_130(monkeypatch, tmp_path, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_demo", interrupted)
+    try:
+        code = main(["demo", "--out", str(tmp_path)])
+    except KeyboardInterrupt:  # escaping, it would stop the test session itself
+        pytest.fail("KeyboardInterrupt escaped main()")
+    assert code == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_entry_point_exit_code_without_traceback(tmp_path):
+    stori = Path(sys.executable).with_name("stori")
+    assert stori.exists(), "the stori entry point is not installed in this environment"
+    out = tmp_path / "demo"
+    res = subprocess.run(
+        [str(stori), "demo", "--out", str(out), *FAST, "--times", "abc"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "times='abc'" in _one_error_line(res.stderr)
+    assert not out.exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"stori {stori_xr.__version__}\n"
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = cli.build_parser()
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_option_has_help_choices_and_default():
+    subparsers = _subparsers()
+    assert set(subparsers) == {"demo", "evaluate"}
+    for name, parser in subparsers.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = f"stori {name} {action.dest}"
+            assert action.help and len(action.help) > 15, where
+            if action.option_strings:  # an option: its default is shown, None included
+                assert "default:" in action.help, where
+    assert subparsers["demo"]._option_string_actions["--method"].choices == sorted(METHODS)
+    assert subparsers["evaluate"]._option_string_actions["--methods"].choices == sorted(METHODS)
+    for name, parser in subparsers.items():
+        text = re.sub(r"-\n\s*", "-", parser.format_help())  # argparse wraps at hyphens
+        assert "(default: " in text
+        for method in METHODS:
+            assert method in text, (name, method)
+
+
+def test_parser_does_not_import_torch():
+    code = (
+        "import sys; from stori_xr.cli import build_parser; build_parser().format_help(); "
+        "print('torch' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--size", "8"], "--size: 8 px is too small for --method kernel"),
+        (["--size", "0", "--method", "linear"], "--size: give 1 or more"),
+        (["--method", "nope"], "--method: invalid choice: 'nope'"),
+        (["--periods", "0"], "--periods: give 1 or more"),
+        (["--periods", "-3"], "--periods: give 1 or more"),
+        (["--seed", "-1"], "--seed: give 0 or more"),
+        (["--size", "3.5"], "--size: '3.5' is not an integer"),
+        (["--times", "0D"], "--times: '0D' does not step forward"),
+        (["--times=-5D"], "--times: '-5D' does not step forward"),
+    ],
+)
+def test_demo_refuses_bad_values_before_any_output(tmp_path, capsys, args, complaint):
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--out", str(out), *args])
+    assert exit_.value.code == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert complaint in captured.err
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_demo_refuses_an_output_that_is_a_file(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("mine")
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--out", str(out), *FAST])
+    assert exit_.value.code == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert out.read_text() == "mine"
+
+
+def test_demo_runs_at_its_smallest_size(tmp_path):
+    smallest = cli._demo_min_size("kernel")
+    assert smallest == METHODS["kernel"].halo({}) == 9
+    assert main(["demo", "--out", str(tmp_path), "--size", str(smallest), "--periods", "12"]) == 0
+    assert (tmp_path / "pixel.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--seeds", "0"], "--seeds: give 1 or more"),
+        (["--methods", "linear", "nope"], "--methods: invalid choice: 'nope'"),
+        (["--sar", "s1.nc"], "--sar: goes with --optical"),
+        (["--csv", "no/such/folder/scores.csv"], "--csv: the folder no/such/folder does not"),
+        (["--csv", "."], "--csv: . is a folder"),
+    ],
+)
+def test_evaluate_refuses_bad_values_before_reading(tmp_path, capsys, args, complaint):
+    # the patch folder is empty: the values are refused before anything is read
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", str(tmp_path), *args])
+    assert exit_.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_evaluate_refuses_sar_methods_without_sar(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--optical", str(tmp_path / "s2.nc")])  # default methods
+    assert exit_.value.code == 2
+    assert "--methods: sar-regression needs SAR: give --sar" in capsys.readouterr().err
+
+
+def test_evaluate_folder_without_patch_files_exits_1(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path), "--methods", "linear", "--seeds", "1"]) == 1
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "S2_L2A_20m_*.nc" in line and "S1_GRD-*_20m_*.nc" in line
+    assert captured.out == ""
+
+
+@pytest.fixture
+def two_clear_dates(wc1, tmp_path):
+    """A WorldCereal patch cut to two clear dates 148 days apart: nothing can be hidden."""
+    folder = tmp_path / "two-dates"
+    folder.mkdir()
+    (s2,) = wc1.glob("S2_L2A_20m_*.nc")
+    (s1,) = wc1.glob("S1_GRD-*_20m_*.nc")
+    with xr.open_dataset(s2, mask_and_scale=False) as ds:
+        days = ds.timestamp.values.astype("datetime64[D]").astype(str).tolist()
+        keep = [days.index("2018-02-25"), days.index("2018-07-23")]
+        ds.isel(timestamp=keep).to_netcdf(folder / s2.name)
+    shutil.copy(s1, folder / s1.name)
+    return folder
+
+
+def test_evaluate_with_nothing_to_score_exits_1(two_clear_dates, tmp_path, capsys):
+    csv = tmp_path / "scores.csv"
+    argv = ["evaluate", str(two_clear_dates), "--seeds", "2", "--methods", "linear"]
+    assert main([*argv, "--csv", str(csv)]) == 1
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "nothing to score in two-dates: no clear value could be hidden" in line
+    assert "mostly clear dates (at least 80% clear)" in line
+    assert "RMSE" not in captured.out  # no table of "-"
+    assert not csv.exists()
+
+
+def _table_columns() -> list[str]:
+    """The column names format_table prints, with every optional column shown."""
+    from stori_xr.datasets import make_scene
+    from stori_xr.evaluate import evaluate, format_table
+
+    scene = make_scene(12, 12, periods=40, seed=3)
+    table = evaluate(scene.optical, scene.sar, methods=["linear"], seeds=[0, 1])
+    lines = format_table(table).splitlines()
+    head = re.split(r"\s{2,}", lines[0].strip())
+    assert "sd" in head and "s/run" in head
+    return [*head, lines[-1].split("  ")[0].strip()]  # and the "n scored" line
+
+
+def test_table_columns_are_explained_in_help_and_docs(capsys):
+    columns = _table_columns()
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = capsys.readouterr().out
+    docs = (REPO / "docs" / "cli.md").read_text()
+    explained = {column for column, _ in cli.TABLE_COLUMNS}
+    for column in columns:
+        assert column in explained, column
+        assert re.search(rf"^  {re.escape(column)}  +\S", text, re.M), column
+        assert f"`{column}`" in docs, column
+
+
+def test_docs_cover_every_option_and_exit_code():
+    docs = (REPO / "docs" / "cli.md").read_text()
+    for name, parser in _subparsers().items():
+        assert f"stori {name}" in docs
+        for action in parser._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help"):
+                    assert f"`{option}" in docs, (name, option)
+    assert "`--version`" in docs
+    for code in (cli.EXIT_OK, cli.EXIT_ERROR, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED):
+        assert f"| {code} |" in docs, code
