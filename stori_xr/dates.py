@@ -116,8 +116,18 @@ def resolve_times(times: TimesLike, optical_times: np.ndarray) -> np.ndarray:
                     f"times={times!r} is neither a pandas frequency such as '5D' or '1W' nor "
                     "a date; give a frequency, a date or a list of dates."
                 ) from err
+        if freq.n <= 0:
+            raise TimesError(
+                f"times={times!r} is not a step forward in time: give a positive frequency "
+                "such as '5D' or '1W'."
+            )
         start = pd.Timestamp(optical_times[0]).floor("D")
         out = pd.date_range(start, pd.Timestamp(optical_times[-1]), freq=freq)
+        if out.size == 0:
+            raise NoOverlapError(
+                f"times={times!r} gives no date within the optical period "
+                f"({span(optical_times)}); give a shorter frequency or a list of dates."
+            )
         return out.values.astype("datetime64[ns]")
     values = np.asarray(times.values if isinstance(times, xr.DataArray) else times).ravel()
     if values.dtype.kind in "biufc":

@@ -429,7 +429,9 @@ def run_blocks(
     args = [values.rechunk(whole), clear[None].rechunk(whole)]
     args += [sar.rechunk(whole)] if sar is not None else []
     if halo:
-        args = [dsa.overlap.overlap(a, depth={1: halo, 2: halo}, boundary="none") for a in args]
+        # no halo along an axis of one chunk (dask refuses a depth larger than the array)
+        depth = {1: halo if len(ychunks) > 1 else 0, 2: halo if len(xchunks) > 1 else 0}
+        args = [dsa.overlap.overlap(a, depth=depth, boundary="none") for a in args]
     nb = values.shape[0]
     token = dsa.core.tokenize(
         values, clear, sar, t, out_idx, sorted(options.items()), spec.name, bounds

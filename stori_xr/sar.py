@@ -5,7 +5,7 @@ The rules are those of :mod:`stori_xr.align` (see its docstring and ``docs/align
 
 from __future__ import annotations
 
-import warnings
+import threading
 from collections.abc import Hashable
 from typing import Any
 
@@ -28,10 +28,6 @@ from stori_xr.metadata import crs_of
 
 SAR_FEATURES = ("VV", "VH", "VH_VV", "RVI")
 
-# rasterio builds its in-memory warp datasets before giving them a transform; from
-# dask's worker threads that shows as a NotGeoreferencedWarning although every
-# transform is given (results are identical to a single-threaded run)
-warnings.filterwarnings("ignore", "Dataset has no geotransform", module="rasterio")
 _TRACK_GAP_MINUTES = 3.0
 
 
@@ -150,8 +146,36 @@ def _same_grid(a: xr.Dataset | xr.DataArray, b: xr.Dataset | xr.DataArray) -> bo
 def _grid(obj: xr.Dataset | xr.DataArray) -> tuple[Any, Any, tuple[int, int]]:
     """(crs, affine transform, (ny, nx)) of an object with y/x dims."""
     y, x = validate.find_spatial_dims(obj)
-    spatial = obj.rio.set_spatial_dims(x_dim=x, y_dim=y, inplace=False)
-    return crs_of(obj), spatial.rio.transform(recalc=True), (obj.sizes[y], obj.sizes[x])
+    return crs_of(obj), _transform(obj), (obj.sizes[y], obj.sizes[x])
+
+
+def _transform(obj: xr.Dataset | xr.DataArray) -> Any:
+    """The affine transform of the cell-centre ``y``/``x`` coordinates (regular grid)."""
+    from affine import Affine
+
+    y, x = validate.find_spatial_dims(obj)
+    xs, ys = obj[x].values.astype(np.float64), obj[y].values.astype(np.float64)
+    if xs.size < 2 or ys.size < 2:  # one row or column: the spacing is in the metadata
+        return obj.rio.set_spatial_dims(x_dim=x, y_dim=y, inplace=False).rio.transform()
+    rx = (xs[-1] - xs[0]) / (xs.size - 1)
+    ry = (ys[-1] - ys[0]) / (ys.size - 1)
+    return Affine(rx, 0.0, xs[0] - rx / 2, 0.0, ry, ys[0] - ry / 2)
+
+
+def _bounds(obj: xr.Dataset | xr.DataArray) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of the grid's outer cell edges."""
+    _, transform, (ny, nx) = _grid(obj)
+    x0, y0 = transform.c, transform.f
+    x1, y1 = transform @ (nx, ny)
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+#: rasterio builds an in-memory dataset before giving it its transform; when several
+#: threads reproject at once it sometimes warns "Dataset has no geotransform" although
+#: every transform is given (the results are right). One reprojection at a time per
+#: process avoids that without touching the user's warning filters; it is a small part
+#: of the work, and dask's processes (a distributed cluster) still run in parallel.
+_RASTERIO_LOCK = threading.Lock()
 
 
 def _reproject_block(
@@ -170,17 +194,18 @@ def _reproject_block(
     linear = np.power(10.0, block.astype(np.float64) / 10.0)
     dst = np.full((block.shape[0], *dst_shape), np.nan, dtype=np.float64)
     if block.shape[0]:
-        reproject(
-            linear,
-            dst,
-            src_transform=src_transform,
-            src_crs=src_crs,
-            dst_transform=dst_transform,
-            dst_crs=dst_crs,
-            src_nodata=np.nan,
-            dst_nodata=np.nan,
-            resampling=Resampling[resampling],
-        )
+        with _RASTERIO_LOCK:
+            reproject(
+                linear,
+                dst,
+                src_transform=src_transform,
+                src_crs=src_crs,
+                dst_transform=dst_transform,
+                dst_crs=dst_crs,
+                src_nodata=np.nan,
+                dst_nodata=np.nan,
+                resampling=Resampling[resampling],
+            )
     with np.errstate(divide="ignore", invalid="ignore"):
         return (10.0 * np.log10(np.where(dst > 0, dst, np.nan))).astype(np.float32)
 
@@ -245,9 +270,9 @@ def _reproject_tiles(
         row = []
         x0 = 0
         for w in xchunks:
-            tile_tr = dst_tr * Affine.translation(x0, y0)
-            west, north = tile_tr * (0, 0)
-            east, south = tile_tr * (w, h)
+            tile_tr = dst_tr @ Affine.translation(x0, y0)
+            west, north = tile_tr @ (0, 0)
+            east, south = tile_tr @ (w, h)
             bounds = transform_bounds(
                 kwargs["dst_crs"],
                 kwargs["src_crs"],
@@ -257,7 +282,7 @@ def _reproject_tiles(
                 max(north, south),
             )
             cols, lines = zip(
-                *[~src_tr * (bx, by) for bx in bounds[::2] for by in bounds[1::2]], strict=True
+                *[~src_tr @ (bx, by) for bx in bounds[::2] for by in bounds[1::2]], strict=True
             )
             c0 = int(np.clip(np.floor(min(cols)) - 2, 0, snx))
             c1 = int(np.clip(np.ceil(max(cols)) + 2, 0, snx))
@@ -265,7 +290,7 @@ def _reproject_tiles(
             r1 = int(np.clip(np.ceil(max(lines)) + 2, 0, sny))
             tile_kwargs = {
                 **kwargs,
-                "src_transform": src_tr * Affine.translation(c0, r0),
+                "src_transform": src_tr @ Affine.translation(c0, r0),
                 "dst_transform": tile_tr,
                 "dst_shape": (h, w),
             }
@@ -297,20 +322,15 @@ def _cell_size(sar: xr.Dataset, src_crs: Any, dst_crs: Any) -> float:
     """Width of a SAR cell measured in the units of the optical CRS."""
     from rasterio.warp import transform_bounds
 
-    sy, sx = validate.find_spatial_dims(sar)
-    left, _, right, _ = transform_bounds(
-        src_crs, dst_crs, *sar.rio.set_spatial_dims(x_dim=sx, y_dim=sy).rio.bounds(recalc=True)
-    )
+    _, sx = validate.find_spatial_dims(sar)
+    left, _, right, _ = transform_bounds(src_crs, dst_crs, *_bounds(sar))
     return abs(right - left) / sar.sizes[sx]
 
 
 def _check_spatial_overlap(sar: xr.Dataset, optical: xr.Dataset, src_crs, dst_crs) -> None:
     from rasterio.warp import transform_bounds
 
-    sy, sx = validate.find_spatial_dims(sar)
-    oy, ox = validate.find_spatial_dims(optical)
-    sb = sar.rio.set_spatial_dims(x_dim=sx, y_dim=sy, inplace=False).rio.bounds(recalc=True)
-    ob = optical.rio.set_spatial_dims(x_dim=ox, y_dim=oy, inplace=False).rio.bounds(recalc=True)
+    sb, ob = _bounds(sar), _bounds(optical)
     if src_crs != dst_crs:
         sb = transform_bounds(src_crs, dst_crs, *sb)
     if sb[0] >= ob[2] or sb[2] <= ob[0] or sb[1] >= ob[3] or sb[3] <= ob[1]:

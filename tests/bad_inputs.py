@@ -120,6 +120,20 @@ CASES: list[BadInput] = [
         r"values that are not dates \(\['soon'\]\)",
     ),
     BadInput(
+        "times-zero-step",
+        "`times='0D'`",
+        lambda c: _interp(c, times="0D"),
+        ex.TimesError,
+        "not a step forward in time",
+    ),
+    BadInput(
+        "times-negative-step",
+        "`times='-5D'`",
+        lambda c: _interp(c, times="-5D"),
+        ex.TimesError,
+        "not a step forward in time",
+    ),
+    BadInput(
         "times-far-outside",
         "target dates 200 days after the last optical date",
         lambda c: _interp(c, times=[_after_last(c, "200D")]),

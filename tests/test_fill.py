@@ -336,3 +336,14 @@ def test_kernel_options_out_of_range_are_refused(pair, option):
     opt, sar = pair
     with pytest.raises(MethodError, match=next(iter(option))):
         interpolate(opt, sar, method="kernel", **option)
+
+
+@pytest.mark.parametrize("chunks", [{"y": 4}, {"y": -1, "x": -1}, {"x": 2}])
+def test_dask_input_narrower_than_the_halo(chunks):
+    # 8 x 6 px is narrower than the kernel's neighbourhood (radius 8 + 1): dask's overlap
+    # must not be asked for a depth larger than the array
+    opt, sar = make_optical(nt=20, ny=8, nx=6), make_sar(ny=4, nx=3)
+    eager = opt.stori.interpolate(sar)
+    lazy = opt.chunk(chunks).stori.interpolate(sar)
+    for name in eager.data_vars:
+        np.testing.assert_array_equal(lazy[name].values, eager[name].values)
