@@ -77,11 +77,14 @@ def prepare_optical(
     """Validate the optical input; return (bands Dataset, clear mask, time dim, band names)."""
     ds, _ = validate.as_band_dataset(optical)
     tdim = validate.find_time_dim(ds, time_dim)
-    validate.find_spatial_dims(ds)
+    ydim, xdim = validate.find_spatial_dims(ds)
     validate.check_sorted(ds, tdim, "optical")
     names = validate.select_bands(ds, tdim, bands)
-    ds = validate.check_time_chunks(ds, tdim, "optical", rechunk)
     mask = validate.clear_mask(ds, clear)
+    *arrays, mask = one_chunking([*(ds[b] for b in names), mask], (tdim, ydim, xdim))
+    ds = validate.check_time_chunks(
+        xr.Dataset(dict(zip(names, arrays, strict=True))), tdim, "optical", rechunk
+    )
     if mask is not None:
         mask = validate.check_time_chunks(mask, tdim, "clear mask", rechunk)
     out = xr.Dataset({b: validate.check_reflectance_values(ds[b]) for b in names})
@@ -99,6 +102,26 @@ def prepare_optical(
             "as not clear; check the clear mask (clear classes) and the selection."
         )
     return out, mask, tdim, names
+
+
+def one_chunking(
+    arrays: Sequence[xr.DataArray | None], dims: Sequence[Hashable]
+) -> list[xr.DataArray | None]:
+    """One chunking for the bands and the clear mask: that of the first dask-backed band.
+
+    Variables read from files of several resolutions, or assembled by hand, may come
+    with different chunks (xarray then refuses the Dataset's ``chunks``). Every array
+    is rechunked along ``dims`` to the chunks of the first dask-backed one; numpy-backed
+    arrays are chunked likewise when any is dask-backed. None entries pass through.
+    """
+    ref = next((a for a in arrays if a is not None and a.chunks is not None), None)
+    if ref is None:
+        return list(arrays)
+    target = {d: ref.chunksizes[d] for d in dims if d in ref.dims}
+    return [
+        None if a is None else a.chunk({d: c for d, c in target.items() if d in a.dims})
+        for a in arrays
+    ]
 
 
 def merge_optical_times(

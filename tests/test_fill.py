@@ -347,3 +347,20 @@ def test_dask_input_narrower_than_the_halo(chunks):
     lazy = opt.chunk(chunks).stori.interpolate(sar)
     for name in eager.data_vars:
         np.testing.assert_array_equal(lazy[name].values, eager[name].values)
+
+
+@pytest.mark.parametrize("method", ["kernel", "linear"])
+def test_bands_with_different_chunks_get_one_chunking(method):
+    # as read from files of several resolutions, or assembled by hand
+    opt, sar = make_optical(nt=20, ny=24, nx=24), make_sar(ny=12, nx=12)
+    mixed = opt.assign(
+        B04=opt.B04.chunk({"y": 12, "x": 12}),
+        B08=opt.B08.chunk({"y": 5, "x": 24}),
+        clear=opt.clear.chunk({"y": 3}),
+    )
+    lazy = mixed.stori.interpolate(sar, method=method)
+    assert lazy.chunksizes["y"] == (12, 12) and lazy.chunksizes["x"] == (12, 12)
+    eager = opt.stori.interpolate(sar, method=method)
+    for name in eager.data_vars:
+        np.testing.assert_array_equal(lazy[name].values, eager[name].values)
+    assert mixed.stori.align(sar).chunksizes["y"] == (12, 12)
