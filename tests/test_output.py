@@ -140,3 +140,17 @@ def test_flags_keep_their_dtype_and_zarr_fill_value(scene, tmp_path):
     group = zarr.open_group(str(tmp_path / "out.zarr"), mode="r")
     assert group["stori_source"].fill_value == NODATA
     assert "_FillValue" not in group["stori_source"].attrs
+
+
+def test_append_marks_the_store_incomplete_until_done(scene, tmp_path):
+    out = scene.optical.stori.interpolate(scene.sar, method="linear")
+    store = tmp_path / "out.zarr"
+    out.isel(time=slice(0, 6)).stori.to_zarr(store)
+    write = out.isel(time=slice(6, None)).stori.to_zarr(
+        store, mode="a", append_dim="time", compute=False
+    )
+    assert xr.open_zarr(store).attrs[WRITE_STATUS] == INCOMPLETE
+    write.compute()
+    back = xr.open_zarr(store)
+    assert back.attrs[WRITE_STATUS] == COMPLETE
+    _assert_values_equal(back, out)
