@@ -9,13 +9,16 @@ dask tasks on dask-backed input, so that building a lazy result never computes.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from stori_xr.exceptions import (
     AllMissingError,
     ChunkingError,
+    DataFormatError,
     MissingVariableError,
     SpatialDimError,
     TimeDimError,
@@ -24,7 +27,9 @@ from stori_xr.exceptions import (
     UnsortedTimeError,
 )
 
+#: Spellings of decibels (lower case) that :func:`parse_sar_units` accepts.
 DB_UNITS = frozenset({"db", "decibel", "decibels"})
+#: Spellings of linear power (lower case) that :func:`parse_sar_units` accepts.
 LINEAR_UNITS = frozenset({"1", "linear", "power", "m2/m2", "m2 m-2", "m^2/m^2"})
 
 #: Variables of an optical Dataset that are never treated as bands.
@@ -34,20 +39,48 @@ _X_NAMES = ("x", "lon", "longitude")
 _Y_NAMES = ("y", "lat", "latitude")
 
 
-def find_time_dim(obj: xr.Dataset | xr.DataArray, time_dim: Hashable | None = None) -> Hashable:
-    """Return the name of the one datetime64 dimension of ``obj``.
+def find_time_dim(
+    obj: xr.Dataset | xr.DataArray,
+    time_dim: Hashable | None = None,
+    *,
+    require_datetime64: bool = True,
+) -> Hashable:
+    """Return the name of the one time dimension of ``obj``.
+
+    The one rule of stori_xr for finding time, used by the readers and by the
+    validation alike: the time dimension is the one dimension whose coordinate holds
+    ``datetime64`` values or ISO 8601 date strings (see :func:`parse_dates`).
 
     Parameters
     ----------
     obj : Dataset or DataArray
         The cube.
     time_dim : hashable, optional
-        Use this dimension; it must exist and hold datetimes.
+        Use this dimension; it must exist.
+    require_datetime64 : bool, default True
+        The validation of user input (True) refuses a time coordinate of date strings
+        with a message saying how to convert it; the readers (False) accept it and
+        convert it themselves, and take an explicit ``time_dim`` whatever its
+        coordinate holds.
+
+    Returns
+    -------
+    hashable
+        The name of the time dimension.
 
     Raises
     ------
     TimeDimError
-        When there is no datetime dimension, or several and ``time_dim`` is not given.
+        When there is no time dimension, several and ``time_dim`` is not given,
+        ``time_dim`` is not a dimension, or (with ``require_datetime64``) the time
+        coordinate holds strings or no dates.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset(coords={"t": ["2020-01-01", "2020-01-11"], "band": ["B04", "B08"]})
+    >>> find_time_dim(ds, require_datetime64=False)
+    't'
     """
     if time_dim is not None:
         if time_dim not in obj.dims:
@@ -55,24 +88,90 @@ def find_time_dim(obj: xr.Dataset | xr.DataArray, time_dim: Hashable | None = No
                 f"time_dim={time_dim!r} is not a dimension of the input; its dimensions "
                 f"are {list(obj.dims)}."
             )
-        if time_dim not in obj.coords or not np.issubdtype(obj[time_dim].dtype, np.datetime64):
+        found = time_dim
+    else:
+        candidates = [d for d in obj.dims if d in obj.coords and _holds_dates(obj[d])]
+        if not candidates:
             raise TimeDimError(
-                f"dimension {time_dim!r} has no datetime64 coordinate; convert it with "
-                f"obj.assign_coords({time_dim}=pd.to_datetime(obj[{time_dim!r}].values))."
+                f"no datetime64 dimension among {list(obj.dims)} (nor one of ISO date "
+                "strings); give the time coordinate datetime values (e.g. "
+                "obj.assign_coords(time=pd.to_datetime(obj.time.values))) or name the "
+                "dimension with time_dim=."
             )
-        return time_dim
-    found = [d for d in obj.dims if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64)]
-    if not found:
+        if len(candidates) > 1:
+            raise TimeDimError(
+                f"several datetime64 dimensions (or dimensions of date strings) {candidates}; "
+                "say which one is time with time_dim=."
+            )
+        found = candidates[0]
+    if require_datetime64:
+        _require_datetime64(obj, found)
+    return found
+
+
+def _require_datetime64(obj: xr.Dataset | xr.DataArray, dim: Hashable) -> None:
+    """TimeDimError, naming the conversion, unless ``obj[dim]`` holds datetime64 values."""
+    if dim in obj.coords and np.issubdtype(obj[dim].dtype, np.datetime64):
+        return
+    fix = f"obj.assign_coords({dim}=pd.to_datetime(obj[{dim!r}].values))"
+    if dim not in obj.coords:
+        raise TimeDimError(f"dimension {dim!r} has no coordinate: give it dates, e.g. with {fix}.")
+    if _holds_dates(obj[dim]):
+        iso = fix.replace(".values)", ".values, format='ISO8601')")
         raise TimeDimError(
-            f"no datetime64 dimension among {list(obj.dims)}; give the time coordinate "
-            "datetime values (e.g. obj.assign_coords(time=pd.to_datetime(obj.time.values))) "
-            "or name the dimension with time_dim=."
+            f"the time coordinate {dim!r} holds date strings ({obj[dim].values[:2].tolist()}), "
+            f"not datetime64 values: convert it with {iso} (stori_xr's readers do this)."
         )
-    if len(found) > 1:
-        raise TimeDimError(
-            f"several datetime64 dimensions {found}; say which one is time with time_dim=."
+    raise TimeDimError(
+        f"dimension {dim!r} has no datetime64 coordinate (dtype {obj[dim].dtype}); convert "
+        f"it with {fix}."
+    )
+
+
+def _holds_dates(coord: xr.DataArray) -> bool:
+    """True for a datetime64 coordinate, or a string one that :func:`parse_dates` reads."""
+    if np.issubdtype(coord.dtype, np.datetime64):
+        return True
+    return coord.dtype.kind in "USO" and parse_dates(coord.values) is not None
+
+
+def parse_dates(values: Any) -> np.ndarray | None:
+    """``values`` as ``datetime64[ns]`` when they are ISO 8601 dates, else None.
+
+    Datetime64 values are returned as they are (in ns); strings must all parse as ISO
+    8601 (``"2018-06-06"``, ``"2018-06-06T10:44:59"`` …), with at least one date that is
+    not NaT.
+
+    Parameters
+    ----------
+    values : array-like
+        Dates or strings.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The dates, or None when ``values`` are not dates.
+
+    Examples
+    --------
+    >>> parse_dates(["2018-06-06", "2018-06-16T10:00"])
+    array(['2018-06-06T00:00:00.000000000', '2018-06-16T10:00:00.000000000'],
+          dtype='datetime64[ns]')
+    >>> parse_dates(["B04", "B08"]) is None
+    True
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "M":
+        return np.asarray(pd.DatetimeIndex(array.ravel()).as_unit("ns").values).reshape(
+            array.shape
         )
-    return found[0]
+    try:
+        parsed = pd.to_datetime(array.ravel().astype(str), format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if parsed.isna().all():
+        return None
+    return np.asarray(parsed.as_unit("ns").values).reshape(array.shape)
 
 
 def find_spatial_dims(obj: xr.Dataset | xr.DataArray) -> tuple[Hashable, Hashable]:
@@ -133,9 +232,21 @@ def check_time_chunks(
 def as_band_dataset(
     obj: xr.Dataset | xr.DataArray, band_dim: Hashable = "band"
 ) -> tuple[xr.Dataset, bool]:
-    """Return a Dataset of bands, and whether the input was a DataArray with a band dim."""
+    """Return a Dataset of bands, and whether the input was a DataArray with a band dim.
+
+    Raises
+    ------
+    DataFormatError
+        When ``obj`` is not an xarray object.
+    """
     if isinstance(obj, xr.Dataset):
         return obj, False
+    if not isinstance(obj, xr.DataArray):
+        raise DataFormatError(
+            f"the input must be an xarray Dataset (one variable per band) or a DataArray, "
+            f"not {type(obj).__name__}; wrap arrays with xr.DataArray(values, dims=('time', "
+            "'y', 'x'), coords=...) or read files with stori_xr.io."
+        )
     if band_dim not in obj.dims:
         name = obj.name if obj.name is not None else "reflectance"
         return obj.to_dataset(name=name), False
@@ -216,30 +327,78 @@ def clear_mask(ds: xr.Dataset, clear: xr.DataArray | str | None) -> xr.DataArray
     return mask
 
 
-def sar_units(var: xr.DataArray, declared: str | None) -> str:
-    """Return ``"dB"`` or ``"linear"`` from the ``units`` attribute or ``declared``.
+def parse_sar_units(units: object, where: str) -> str:
+    """Return ``"dB"`` or ``"linear"`` for a SAR unit: the one rule of stori_xr.
+
+    The readers' ``units=`` argument, the ``units`` attribute of SAR variables and the
+    ``sar_units=`` option all go through it. Case and surrounding blanks are ignored;
+    :data:`DB_UNITS` mean decibels, :data:`LINEAR_UNITS` linear power.
+
+    Parameters
+    ----------
+    units : object
+        The unit as given (``"dB"``, ``"1"``, ``"linear"`` …).
+    where : str
+        Where the unit comes from, as the user would write it (``"units"``,
+        ``"sar['VV'].attrs['units']"``); the error message names it.
+
+    Returns
+    -------
+    str
+        ``"dB"`` or ``"linear"``.
 
     Raises
     ------
     UnitsError
-        When the units are missing or unknown.
+        When the unit is neither.
+
+    Examples
+    --------
+    >>> parse_sar_units(" Decibels ", "units"), parse_sar_units("m2/m2", "units")
+    ('dB', 'linear')
     """
-    units = declared if declared is not None else var.attrs.get("units")
-    if units is None:
-        raise UnitsError(
-            f"SAR variable {var.name!r} has no 'units' attribute: set it, e.g. "
-            f"sar[{var.name!r}].attrs['units'] = 'dB' (or '1' for linear power), "
-            "or pass sar_units='dB'."
-        )
     key = str(units).strip().lower()
     if key in DB_UNITS:
         return "dB"
     if key in LINEAR_UNITS:
         return "linear"
     raise UnitsError(
-        f"SAR variable {var.name!r} has units {units!r}; use 'dB' for decibels or '1' "
-        "for linear power."
+        f"{where}={units!r} is not a unit of SAR backscatter stori_xr knows: use 'dB' for "
+        f"decibels (also {sorted(DB_UNITS - {'db'})}) or 'linear' / '1' for linear power "
+        f"(also {sorted(LINEAR_UNITS - {'1', 'linear'})})."
     )
+
+
+def sar_units(var: xr.DataArray, declared: str | None) -> str:
+    """Return ``"dB"`` or ``"linear"`` from ``declared`` or the ``units`` attribute.
+
+    Parameters
+    ----------
+    var : DataArray
+        A SAR variable.
+    declared : str, optional
+        The units the user declared (``sar_units=``); they take precedence.
+
+    Returns
+    -------
+    str
+        ``"dB"`` or ``"linear"`` (see :func:`parse_sar_units`).
+
+    Raises
+    ------
+    UnitsError
+        When the units are missing or unknown.
+    """
+    if declared is not None:
+        return parse_sar_units(declared, "sar_units")
+    units = var.attrs.get("units")
+    if units is None:
+        raise UnitsError(
+            f"SAR variable {var.name!r} has no 'units' attribute: set it, e.g. "
+            f"sar[{var.name!r}].attrs['units'] = 'dB' (or '1' for linear power), "
+            "or pass sar_units='dB'."
+        )
+    return parse_sar_units(units, f"sar[{var.name!r}].attrs['units']")
 
 
 _SAMPLE = 100_003  # values looked at by the value checks (a prime stride keeps it spread)

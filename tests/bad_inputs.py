@@ -28,6 +28,7 @@ from builders import make_optical, make_sar
 import stori_xr  # noqa: F401
 from stori_xr import exceptions as ex
 from stori_xr.fill import interpolate
+from stori_xr.io import open_sentinel1, open_sentinel2
 from stori_xr.output import to_zarr
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,6 +88,19 @@ def _interp(ctx: Context, **kwargs: Any):
 
 def _after_last(ctx: Context, days: str) -> pd.Timestamp:
     return pd.Timestamp(ctx.optical.time.values[-1]) + pd.Timedelta(days)
+
+
+def _damaged_copy(ctx: Context, cut: Callable[[bytes], bytes]) -> Path:
+    """A copy of the real WorldCereal 20 m Sentinel-2 file, damaged by ``cut``."""
+    folder = ctx.data / "worldcereal" / "00002806639B424A"
+    (source,) = sorted(folder.glob("S2_L2A_20m_*.nc"))
+    path = ctx.tmp / f"damaged_{source.name}"
+    path.write_bytes(cut(source.read_bytes()))
+    return path
+
+
+def _gfmap_s1(ctx: Context) -> Path:
+    return ctx.data / "gfmap" / "cdse_sentinel1_grd.nc"
 
 
 def _written(ctx: Context) -> Path:
@@ -211,6 +225,44 @@ CASES: list[BadInput] = [
         lambda c: interpolate(c.optical.B04.values, c.sar),
         ex.DataFormatError,
         "must be an xarray Dataset",
+    ),
+    BadInput(
+        "time-strings",
+        "optical time coordinate of date strings",
+        lambda c: interpolate(
+            c.optical.assign_coords(time=c.optical.time.dt.strftime("%F")), c.sar
+        ),
+        ex.TimeDimError,
+        r"'time' holds date strings .*pd\.to_datetime",
+    ),
+    # ------------------------------------------------------------------ files and readers
+    BadInput(
+        "file-truncated",
+        "a NetCDF file cut short (its first 10 kB) to `open_sentinel2`",
+        lambda c: open_sentinel2(_damaged_copy(c, lambda data: data[:10_000])),
+        ex.DataFormatError,
+        r"is damaged: it cannot be opened .*download or copy it again",
+    ),
+    BadInput(
+        "file-not-netcdf",
+        "random bytes named `*.nc` to `open_sentinel2`, with `chunks=`",
+        lambda c: open_sentinel2(_damaged_copy(c, lambda data: bytes(range(256)) * 8), chunks={}),
+        ex.DataFormatError,
+        r"is not a NetCDF/HDF5 file: it starts with .*download or copy it again",
+    ),
+    BadInput(
+        "reader-units",
+        "`open_sentinel1(path, units='dBm')`",
+        lambda c: open_sentinel1(_gfmap_s1(c), units="dBm"),
+        ex.UnitsError,
+        r"units='dBm' is not a unit of SAR backscatter",
+    ),
+    BadInput(
+        "reader-chunks",
+        "`open_sentinel1(path, chunks='big')`",
+        lambda c: open_sentinel1(_gfmap_s1(c), chunks="big"),
+        ex.ChunkingError,
+        "not a chunking the readers take",
     ),
     # ------------------------------------------------------------------ output stores
     BadInput(

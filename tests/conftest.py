@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data folder, and a scheduler that forbids computing."""
+"""Shared fixtures: the real data folder, a tiled copy of a real patch, and a scheduler
+that forbids computing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from tiled import TiledPatch, write_tiled_patch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +49,23 @@ def wc1(data_dir: Path) -> Path:
 def wc2(data_dir: Path) -> Path:
     """Folder of WorldCereal patch 000028085BF08E7E."""
     return data_dir / "worldcereal" / "000028085BF08E7E"
+
+
+@pytest.fixture(scope="session")
+def tiled_wc1(wc1: Path, tmp_path_factory: pytest.TempPathFactory) -> TiledPatch:
+    """Patch 00002806639B424A tiled 10 x 10 in space (see ``tests/tiled.py``).
+
+    ``.s2`` (10 m: 640 x 640 px, 20 m: 320 x 320 px, 10 dates: every 12th) and ``.s1``
+    (320 x 320 px at 20 m, 14 dates: every 12th), written once per test session (about
+    55 MB in a temporary folder, about 1 s).
+    """
+    return write_tiled_patch(
+        wc1,
+        tmp_path_factory.mktemp("tiled_wc1"),
+        reps=10,
+        s2_dates=slice(None, None, 12),
+        s1_dates=slice(None, None, 12),
+    )
 
 
 class CountingScheduler:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import doctest
 import hashlib
+import importlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from stori_xr import io
+from stori_xr import io, validate
 from stori_xr.exceptions import (
     DataFormatError,
     MissingVariableError,
@@ -675,3 +679,117 @@ def test_bands_to_dataset() -> None:
         io.bands_to_dataset(da.rename(band="b"))
     with pytest.raises(DataFormatError, match="repeat"):
         io.bands_to_dataset(da.assign_coords(band=["B04", "B04", "SCL"]))
+
+
+# ----------------------------------------------------------------------------- rooms by product
+
+ROOMS = {
+    "sentinel2": ["open_sentinel2", "S2_BANDS", "SCL_MEANINGS"],
+    "sentinel1": ["open_sentinel1"],
+    "landsat": ["open_landsat8", "L8_BANDS", "L8_THERMAL"],
+    "cube": ["open_cube", "bands_to_dataset", "to_common_names"],
+    "eopatch": ["open_eopatch"],
+}
+# what each module of stori_xr.io may import from stori_xr: nothing above the readers
+SHARED = {"stori_xr.exceptions", "stori_xr.metadata", "stori_xr.validate"}
+ALLOWED = {
+    "chunks": {"stori_xr.exceptions"},
+    "decode": SHARED | {"stori_xr.io.chunks"},
+    **{room: SHARED | {"stori_xr.io.chunks", "stori_xr.io.decode"} for room in ROOMS},
+    "__init__": {f"stori_xr.io.{m}" for m in (*ROOMS, "chunks", "decode")},
+}
+
+
+def _stori_imports(path: Path) -> set[str]:
+    """The stori_xr modules a file imports (``from stori_xr import x``: ``stori_xr.x``)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stori_xr"):
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                package = node.module in ("stori_xr", "stori_xr.io")
+                found.add(full if package and importlib.util.find_spec(full) else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("stori_xr")}
+    return found
+
+
+def test_readers_have_rooms_by_product() -> None:
+    folder = Path(io.__file__).parent
+    assert sorted(p.stem for p in folder.glob("*.py")) == sorted(ALLOWED)
+    for room, names in ROOMS.items():
+        module = importlib.import_module(f"stori_xr.io.{room}")
+        for name in names:
+            assert getattr(io, name) is getattr(module, name), name
+    public = [name for names in ROOMS.values() for name in names if name.islower()]
+    assert sorted(io.__all__) == sorted(public)
+    for path in folder.glob("*.py"):
+        assert _stori_imports(path) <= ALLOWED[path.stem], path.name
+
+
+def test_reader_docstring_examples_run() -> None:
+    for module in (io.chunks, io.cube, validate):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+# ----------------------------------------------------------------------------- time, SAR units
+
+TIME_COORDS = {
+    "datetime64": (pd.date_range("2020-01-01", periods=3), True),
+    "iso-strings": (["2020-01-01", "2020-01-11", "2020-01-21T10:30"], True),
+    "other-strings": (["B04", "B08", "B11"], False),
+    "numbers": ([1, 2, 3], False),
+}
+
+
+@pytest.mark.parametrize("kind", TIME_COORDS)
+def test_one_time_finder_for_readers_and_validation(kind: str, tmp_path: Path) -> None:
+    values, is_time = TIME_COORDS[kind]
+    ds = xr.Dataset(
+        {"B04": (("t", "y", "x"), np.zeros((3, 2, 2), np.float32))},
+        coords={"t": values, "y": [15.0, 5.0], "x": [5.0, 15.0], "band": ["B04"]},
+    )
+    ds.to_netcdf(tmp_path / "c.nc")
+    if not is_time:
+        for strict in (True, False):
+            with pytest.raises(TimeDimError, match="no datetime64 dimension"):
+                validate.find_time_dim(ds, require_datetime64=strict)
+        with pytest.raises(TimeDimError, match="time_dim="):
+            io.open_cube(tmp_path / "c.nc")
+        return
+    # the readers find it and convert it ...
+    assert validate.find_time_dim(ds, require_datetime64=False) == "t"
+    read = io.open_cube(tmp_path / "c.nc")
+    assert read.time.dtype == np.dtype("datetime64[ns]") and read.sizes["time"] == 3
+    if kind == "datetime64":
+        assert validate.find_time_dim(ds) == "t"
+        return
+    # ... the validation finds the same one and says how to convert it
+    with pytest.raises(TimeDimError, match=r"'t' holds date strings.*pd\.to_datetime"):
+        validate.find_time_dim(ds)
+    with pytest.raises(TimeDimError, match=r"'t' holds date strings.*pd\.to_datetime"):
+        validate.find_time_dim(ds, "t")
+    converted = ds.assign_coords(t=pd.to_datetime(ds.t.values, format="ISO8601"))
+    assert validate.find_time_dim(converted) == "t"
+
+
+@pytest.mark.parametrize(
+    "spelling", [*sorted(validate.DB_UNITS | validate.LINEAR_UNITS), "dB", " Decibels ", "M2/M2"]
+)
+def test_one_sar_units_rule_for_reader_and_validation(spelling: str, data_dir: Path) -> None:
+    declared = xr.DataArray([-12.0], name="VV", attrs={"units": spelling})
+    kind = validate.sar_units(declared, None)
+    assert kind == validate.sar_units(declared.drop_attrs(), spelling)
+    ds = io.open_sentinel1(data_dir / "gfmap" / "cdse_sentinel1_grd.nc", units=spelling)
+    assert ds.VV.attrs["units"] == {"dB": "dB", "linear": "1"}[kind]
+
+
+def test_unknown_sar_units_get_one_message(data_dir: Path) -> None:
+    with pytest.raises(UnitsError, match=r"^units='dBm' is not a unit of SAR backscatter"):
+        io.open_sentinel1(data_dir / "gfmap" / "cdse_sentinel1_grd.nc", units="dBm")
+    declared = xr.DataArray([-12.0], name="VV", attrs={"units": "dBm"})
+    with pytest.raises(UnitsError, match=r"^sar\['VV'\]\.attrs\['units'\]='dBm' is not a unit"):
+        validate.sar_units(declared, None)
+    with pytest.raises(UnitsError, match=r"^sar_units='dBm' is not a unit"):
+        validate.sar_units(declared, "dBm")
