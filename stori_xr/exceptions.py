@@ -89,6 +89,10 @@ class IncompleteStoreWarning(StoriWarning):
     """An incomplete store was opened on request: unwritten chunks read as missing."""
 
 
+class NoCloudMaskWarning(StoriWarning):
+    """Optical data read without a cloud mask: only fill values are marked unusable."""
+
+
 class ExtrapolationWarning(StoriWarning):
     """Target dates outside the optical period: their values are extrapolated."""
 

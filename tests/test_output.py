@@ -154,3 +154,22 @@ def test_append_marks_the_store_incomplete_until_done(scene, tmp_path):
     back = xr.open_zarr(store)
     assert back.attrs[WRITE_STATUS] == COMPLETE
     _assert_values_equal(back, out)
+
+
+def test_open_cube_refuses_an_incomplete_store(scene, tmp_path):
+    from stori_xr.exceptions import IncompleteStoreError, IncompleteStoreWarning
+    from stori_xr.io import open_cube
+
+    out = scene.optical.chunk({"y": 12, "x": 12}).stori.interpolate(scene.sar, method="linear")
+    store = tmp_path / "out.zarr"
+    write = out.stori.to_zarr(store, compute=False)
+    with pytest.raises(IncompleteStoreError, match=r"out\.zarr is incomplete.*allow_incomplete"):
+        open_cube(store)
+    with pytest.warns(IncompleteStoreWarning, match="incomplete"):
+        partial = open_cube(store, allow_incomplete=True)
+    assert (partial.stori_source.values == NODATA).all()
+    write.compute()
+    done = open_cube(store, chunks={})
+    assert WRITE_STATUS not in done.attrs  # a cube read back is not a store
+    _assert_values_equal(done, out)
+    assert done.rio.crs.to_epsg() == 32631

@@ -16,7 +16,7 @@ from stori_xr.io import chunks as chunking
 from stori_xr.io import decode
 from stori_xr.io.chunks import Chunks
 from stori_xr.io.decode import PathLike
-from stori_xr.metadata import append_history, format_call
+from stori_xr.metadata import append_history, check_write_status, format_call
 
 _GEOTIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -26,6 +26,7 @@ def open_cube(
     time_dim: Hashable | None = None,
     times: Sequence[Any] | None = None,
     chunks: Chunks = None,
+    allow_incomplete: bool = False,
 ) -> xr.Dataset | xr.DataArray:
     """Open a generic NetCDF, Zarr or GeoTIFF time stack as a tidy cube.
 
@@ -53,6 +54,10 @@ def open_cube(
         ``{}`` takes the file's on-disk chunks; ``"auto"`` lets dask size ``y``/``x``
         for float32. Time, and any other dimension, is one chunk unless the dict names
         it or (other dimensions) the file is chunked along it (see :mod:`stori_xr.io`).
+    allow_incomplete : bool, default False
+        Open a store whose write failed or was interrupted (its ``stori_write_status``
+        attribute is not ``"complete"``, see :mod:`stori_xr.output`), with an
+        :class:`~stori_xr.exceptions.IncompleteStoreWarning`, instead of refusing it.
 
     Returns
     -------
@@ -69,6 +74,8 @@ def open_cube(
         NetCDF/HDF5).
     ChunkingError
         When ``chunks`` is not a chunking the readers take.
+    IncompleteStoreError
+        When the store was written by stori_xr and its write did not finish.
     """
     path = Path(path)
     if path.suffix.lower() in _GEOTIFF_SUFFIXES:
@@ -78,6 +85,7 @@ def open_cube(
     raw = decode.read_file(
         path, chunks, load=False, netcdf=netcdf, engine=engine, mask_and_scale=True
     )
+    check_write_status(raw.attrs, str(path), allow_incomplete)
     dim = validate.find_time_dim(raw, time_dim, require_datetime64=False)
     if times is None and dim not in raw.coords:
         raise TimeDimError(f"{path}: dimension {dim!r} has no coordinate; pass times=[...].")

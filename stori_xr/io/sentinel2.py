@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from stori_xr import validate
-from stori_xr.exceptions import DataFormatError
+from stori_xr.exceptions import DataFormatError, NoCloudMaskWarning, warn
 from stori_xr.io import decode
 from stori_xr.io.chunks import Chunks
 from stori_xr.io.decode import F32, PathLike
@@ -288,11 +287,10 @@ def _clear(ds: xr.Dataset, bands: Sequence[str], clear_classes: Iterable[int]) -
         "coverage_content_type": "qualityInformation",
     }
     if "SCL" not in ds:
-        warnings.warn(
+        warn(
             "no SCL in the Sentinel-2 input: 'clear' only marks band values that are "
             "not fill, not clouds; add the 20 m file (which has SCL) to mask clouds.",
-            UserWarning,
-            stacklevel=3,
+            NoCloudMaskWarning,
         )
         return present.drop_attrs().assign_attrs(
             {**attrs, "comment": "no SCL: fill screening only"}
