@@ -360,8 +360,8 @@ def aligned_parts(
     ``days_since_clear`` and ``days_until_clear``, and ``sar_outputs`` names the SAR
     variables to compute (default: all). The rest is :func:`align`.
     """
-    tol = to_timedelta_days(tolerance)
-    merge = to_timedelta_days(merge_within)
+    tol = to_timedelta_days(tolerance, "tolerance")
+    merge = to_timedelta_days(merge_within, "merge_within")
     ds, mask, tdim, names = prepare_optical(
         optical, time_dim=time_dim, clear=clear, bands=bands, rechunk=rechunk
     )
@@ -373,7 +373,9 @@ def aligned_parts(
     targets = resolve_times(times, ds[tdim].values)
     if with_days:
         since, until = clear_days(mask, tdim, targets)
-    ds, mask = optical_on_targets(ds, mask, tdim, targets, to_timedelta_days(match_within))
+    ds, mask = optical_on_targets(
+        ds, mask, tdim, targets, to_timedelta_days(match_within, "match_within")
+    )
     if mask_bands:
         ds = ds.where(mask)
     out = ds.assign(clear=mask)

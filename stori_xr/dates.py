@@ -59,6 +59,8 @@ def to_timedelta_days(
     """
     if isinstance(value, bool):
         days = np.nan
+    elif isinstance(value, np.timedelta64):  # a numpy integer too: not a number of days
+        days = pd.Timedelta(value) / pd.Timedelta("1D")
     elif isinstance(value, int | float | np.integer | np.floating):
         days = float(value)
     else:
@@ -202,7 +204,13 @@ def nearest_within(
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A short rendering of a user's value for a message (arrays as a few of their items)."""
+    if isinstance(value, xr.DataArray | pd.Index | np.ndarray):
+        items = np.asarray(value).ravel()
+        text = repr(items[:3].tolist())
+        text = text if items.size <= 3 else f"{text[:-1]}, ...]"
+    else:
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

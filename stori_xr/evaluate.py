@@ -34,7 +34,7 @@ import xarray as xr
 
 from stori_xr import fill, validate
 from stori_xr.dates import MERGE_WITHIN, time_groups, to_days, to_timedelta_days
-from stori_xr.exceptions import DataFormatError, MissingVariableError
+from stori_xr.exceptions import DataFormatError, MissingVariableError, OptionError
 
 __all__ = [
     "GAP_CLASSES",
@@ -479,6 +479,13 @@ def evaluate(
         needs = [m for m in methods if fill.METHODS[m].needs_sar]
         if needs:
             raise MissingVariableError(f"methods {needs} need SAR: pass sar=.")
+    seeds = list(seeds)
+    bad = [s for s in seeds if not isinstance(s, int | np.integer) or isinstance(s, bool) or s < 0]
+    if bad or not seeds:
+        raise OptionError(
+            f"seeds={seeds!r}: give one or more integers of 0 or more (random seeds of the "
+            "hiding), e.g. seeds=[0, 1, 2]."
+        )
     method_options = dict(method_options or {})
     ds, _ = validate.as_band_dataset(optical)
     tdim = validate.find_time_dim(ds, time_dim)

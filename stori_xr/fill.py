@@ -106,12 +106,24 @@ def _check_whittaker(options: dict[str, Any]) -> None:
         raise MethodError(f"lmbda={lmbda!r}: give a number (e.g. 1e4) or 'gcv'.")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.timedelta64
+    )
+
+
 def _check_kernel(options: dict[str, Any]) -> None:
     try:
         stori.enabled_candidates(options.get("candidates", stori.DEFAULTS["candidates"]))
     except ValueError as err:
         raise MethodError(str(err)) from None
     opts = {**stori.DEFAULTS, **options}
+    for name, value in options.items():
+        kind = type(stori.DEFAULTS.get(name))
+        if kind in (int, float) and not _is_number(value):
+            raise MethodError(
+                f"{name}={value!r}: give a number, like the default {stori.DEFAULTS[name]!r}."
+            )
     if int(opts["radius"]) < 0:
         raise MethodError("radius must be 0 or more pixels.")
     for name in ("n_similar", "pool", "min_joint"):

@@ -193,8 +193,16 @@ def find_spatial_dims(obj: xr.Dataset | xr.DataArray) -> tuple[Hashable, Hashabl
 
 
 def check_sorted(obj: xr.Dataset | xr.DataArray, time_dim: Hashable, what: str) -> None:
-    """Raise :class:`UnsortedTimeError` unless ``obj[time_dim]`` increases (ties allowed)."""
+    """Raise :class:`UnsortedTimeError` unless ``obj[time_dim]`` increases (ties allowed).
+
+    Raises :class:`AllMissingError` when there is no date at all.
+    """
     t = obj[time_dim].values
+    if t.size == 0:
+        raise AllMissingError(
+            f"the {what} input has no dates (its time dimension {time_dim!r} is empty); "
+            "check the selection (.sel / .isel) that made it."
+        )
     if t.size > 1 and np.any(t[1:] < t[:-1]):
         raise UnsortedTimeError(
             f"the {what} time coordinate {time_dim!r} is not sorted; sort it first with "
@@ -274,6 +282,8 @@ def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None
     MissingVariableError
         When a requested band does not exist, or no band is found.
     """
+    if isinstance(bands, str):  # one band by its name, not a list of its letters
+        bands = [bands]
     if bands is not None:
         missing = [b for b in bands if b not in ds.data_vars]
         if missing:
@@ -319,12 +329,43 @@ def clear_mask(ds: xr.Dataset, clear: xr.DataArray | str | None) -> xr.DataArray
         mask = ds["clear"]
     else:
         return None
+    if not isinstance(mask, xr.DataArray):
+        raise DataFormatError(
+            f"clear= must be a boolean DataArray on the optical grid or the name of one, "
+            f"not {type(mask).__name__}."
+        )
     if mask.dtype != bool:
         raise MissingVariableError(
             f"the clear mask must be boolean (True = usable), got dtype {mask.dtype}; "
             "convert it, e.g. clear=(scl == 4) | (scl == 5) | (scl == 6)."
         )
+    _check_on_grid(mask, ds)
     return mask
+
+
+def _check_on_grid(mask: xr.DataArray, ds: xr.Dataset) -> None:
+    """Raise :class:`DataFormatError` unless ``mask`` lies on the optical dims and labels.
+
+    xarray would otherwise align the two by their labels and silently drop the pixels
+    or dates the mask does not cover.
+    """
+    unknown = [d for d in mask.dims if d not in ds.dims]
+    if unknown:
+        raise DataFormatError(
+            f"the clear mask has dims {list(mask.dims)}, but {unknown} are not dims of the "
+            f"optical input ({list(ds.dims)}); give it the optical dims, e.g. with "
+            ".rename(...) or .transpose(...)."
+        )
+    for dim in mask.dims:
+        same = mask.sizes[dim] == ds.sizes[dim]
+        if same and dim in mask.coords and dim in ds.coords:
+            same = np.array_equal(mask[dim].values, ds[dim].values)
+        if not same:
+            raise DataFormatError(
+                f"the clear mask's {dim!r} ({mask.sizes[dim]} values) is not the optical "
+                f"input's ({ds.sizes[dim]} values): give a mask on the same grid and dates, "
+                f"e.g. mask.reindex_like(optical, fill_value=False)."
+            )
 
 
 def parse_sar_units(units: object, where: str) -> str:
