@@ -14,7 +14,6 @@ from pyproj import CRS
 
 import stori_xr.datasets
 from stori_xr.datasets import LAND_COVER_CLASSES, Scene, make_scene
-from stori_xr.exceptions import ChunkingError, MissingVariableError, StoriError
 
 DEFAULT_BANDS = ["B05", "B06", "B07", "B8A", "B11", "B12"]
 SMALL = {"ny": 48, "nx": 40, "periods": 30, "seed": 3}
@@ -287,35 +286,6 @@ def test_speckle_is_a_few_looks(year):
     vv = year.sar["VV"].values[:, forest]
     spread = (vv - vv.mean(1, keepdims=True)).std()
     assert 1.0 < spread < 2.5
-
-
-# --- errors ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"bands": ("B05", "B99")}, MissingVariableError, "unknown band"),
-        ({"chunks": {"time": 10, "y": 8}}, ChunkingError, r"\.chunk\(\{'time': -1\}\)"),
-        ({"chunks": {"band": 3}}, ValueError, "unknown dimensions"),
-        ({"cloud_cover": 1.5}, ValueError, "cloud_cover"),
-        ({"seed": -1}, ValueError, "seed"),
-        ({"periods": 0}, ValueError, "periods"),
-        ({"resolution": 0.0}, ValueError, "resolution"),
-        ({"bands": ()}, ValueError, "at least one band"),
-        ({"bands": ("B05", "B05")}, ValueError, "repeat"),
-    ],
-)
-def test_invalid_arguments(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        make_scene(16, 16, **{"periods": 12, **kwargs})
-
-
-def test_user_errors_are_stori_errors():
-    with pytest.raises(StoriError):
-        make_scene(8, 8, bands=("B10",))
-    with pytest.raises(StoriError):
-        make_scene(8, 8, periods=4, chunks={"time": 2})
 
 
 # --- docs -----------------------------------------------------------------------------

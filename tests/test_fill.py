@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import stori_xr  # noqa: F401
-from stori_xr.exceptions import ChunkingError, MissingVariableError, StoriError
-from stori_xr.fill import METHODS, MethodError, interpolate
+from stori_xr.fill import METHODS, interpolate
 from stori_xr.kernels.flags import FLAG_MEANINGS, NODATA, OBSERVED, SCREENED
 
 ALL = ["kernel", "linear", "whittaker", "sar-regression"]
@@ -194,8 +193,6 @@ def test_to_zarr_round_trip_keeps_crs_and_flags(pair, tmp_path):
     assert back.rio.crs.to_epsg() == 32631
     assert back.stori_source.attrs["flag_meanings"] == FLAG_MEANINGS
     np.testing.assert_array_equal(back.B04.values, out.B04.values)
-    with pytest.raises(Exception, match=r"already exists|contains"):
-        out.stori.to_zarr(tmp_path / "r.zarr")  # mode="w-" never overwrites
 
 
 def test_plots_accept_dataset_and_dataarray(pair):
@@ -235,19 +232,6 @@ def test_pixel_without_clear_value_is_nodata(pair):
     out = interpolate(empty, sar, method="kernel")
     assert out.B04.isel(y=0, x=0).isnull().all()
     assert (out.stori_source.isel(y=0, x=0) == NODATA).all()
-
-
-def test_errors(pair):
-    opt, sar = pair
-    with pytest.raises(MethodError, match="choose one of"):
-        interpolate(opt, sar, method="magic")
-    with pytest.raises(MethodError, match="takes no option"):
-        interpolate(opt, sar, method="linear", lmbda=3)
-    with pytest.raises(MissingVariableError, match="needs SAR"):
-        interpolate(opt, None, method="sar-regression")
-    with pytest.raises(ChunkingError, match=r"\.chunk\(\{'time': -1\}\)"):
-        interpolate(opt.chunk({"time": 10}), sar, method="linear")
-    assert issubclass(MethodError, StoriError)
 
 
 def test_whittaker_options(pair):
@@ -316,26 +300,6 @@ def test_numpy_tiles_without_affinity_support(monkeypatch):
     monkeypatch.setattr(fill, "EAGER_TILE", 8)
     out = fill.interpolate(scene.optical, scene.sar, method="linear")
     assert out.sizes == scene.optical[next(iter(out.data_vars))].sizes
-
-
-@pytest.mark.parametrize(
-    "option",
-    [
-        {"n_similar": 0},
-        {"pool": 0},
-        {"min_joint": 0},
-        {"prior_weight": 0.0},
-        {"sar_scale_days": -5.0},
-        {"prior_s2": -1e-4},
-        {"rho": float("nan")},
-    ],
-)
-def test_kernel_options_out_of_range_are_refused(pair, option):
-    # a clear message instead of a division by zero (or a silent change of method)
-    # deep in the kernel
-    opt, sar = pair
-    with pytest.raises(MethodError, match=next(iter(option))):
-        interpolate(opt, sar, method="kernel", **option)
 
 
 @pytest.mark.parametrize("chunks", [{"y": 4}, {"y": -1, "x": -1}, {"x": 2}])

@@ -17,7 +17,6 @@ import xarray as xr
 from builders import assert_same
 
 from stori_xr import io
-from stori_xr.exceptions import ChunkingError
 from stori_xr.io import chunks as chunking
 
 
@@ -144,19 +143,6 @@ def test_open_cube_geotiff_chunks_by_band_or_time(tmp_path, raise_if_dask_comput
         assert lazy.chunks == ((1, 1, 1), (4,), (2, 2, 1))
         xr.testing.assert_identical(lazy.compute().drop_attrs(), eager.drop_attrs())
         assert lazy.attrs.keys() == eager.attrs.keys()
-
-
-@pytest.mark.parametrize(
-    ("chunks", "message"),
-    [
-        ("big", "not a chunking the readers take"),
-        (True, "not a chunking the readers take"),
-        ({"y": (10, 10)}, r"does not fit the output grid .*'y': 32"),
-    ],
-)
-def test_chunks_that_are_not_a_chunking(chunks, message, wc1):
-    with pytest.raises(ChunkingError, match=message):
-        io.open_sentinel1(_file(wc1, "S1_GRD-ASCENDING_20m"), chunks=chunks)
 
 
 def test_the_rule_on_sizes_alone():

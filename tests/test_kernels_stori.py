@@ -464,13 +464,6 @@ def test_temporal_candidate_stands_in(kernel):
     assert EXTRAPOLATED in flag and TEMPORAL in flag
 
 
-def test_unknown_candidate_raises():
-    values, clear, sar, t = synthetic_block(26, ny=3, nx=3, nt=8)
-    for kernel in (stori_fill, stori_fill_reference):
-        with pytest.raises(ValueError, match="unknown candidates"):
-            kernel(values, clear, sar, t, np.arange(8), candidates=("temporal", "optical"))
-
-
 # ------------------------------------------------------------ screening and accuracy
 
 
@@ -666,10 +659,6 @@ def test_layout_and_out_arrays():
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(w[(..., *window)], a)
         assert (w[..., :3, :] == -1).all()  # nothing written outside the window
-    with pytest.raises(ValueError, match="shape"):
-        stori.stori_fill(
-            values, clear, sar, t, out_idx, core=core, out=tuple(w[..., :2, :2] for w in whole)
-        )
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

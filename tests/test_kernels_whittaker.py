@@ -293,29 +293,6 @@ def test_off_grid_targets_interpolate_linearly():
     np.testing.assert_allclose(mid, 0.75 * nodes[:-1] + 0.25 * nodes[1:], rtol=1e-12)
 
 
-def test_errors():
-    t = np.arange(5.0)
-    v = np.ones(5)
-    with pytest.raises(ValueError, match="lmbda"):
-        whittaker(v, t, t, lmbda=0.0)
-    with pytest.raises(ValueError, match="lmbda"):
-        whittaker(v, t, t, lmbda="aic")
-    with pytest.raises(ValueError, match="order"):
-        whittaker(v, t, t, order=0)
-    with pytest.raises(ValueError, match="step"):
-        whittaker(v, t, t, step=-1.0)
-    with pytest.raises(ValueError, match="t must be 1-D"):
-        whittaker(v, t[:4], t)
-    with pytest.raises(ValueError, match="weights must have the shape"):
-        whittaker(v, t, t, weights=np.ones(4))
-    with pytest.raises(ValueError, match="negative"):
-        whittaker(v, t, t, weights=-np.ones(5))
-    with pytest.raises(ValueError, match="share one origin and unit"):
-        whittaker(v, t * 1e7, t)
-    with pytest.raises(ValueError, match="finite"):
-        whittaker(v, np.array([0.0, 1.0, np.nan, 3.0, 4.0]), t)
-
-
 def test_throughput():
     """Pixel-series per second, FuseTS set-up: 73 dates over 365 days, daily grid (printed)."""
     rng = np.random.default_rng(0)
