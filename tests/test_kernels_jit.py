@@ -83,3 +83,21 @@ def test_running_a_kernel_writes_nothing_into_the_installed_package(tmp_path, nu
     assert _files(site) == before
     cached = tmp_path / ("numba-cache" if numba_cache_dir else "cache/stori_xr/numba")
     assert any(p.suffix == ".nbi" for p in cached.rglob("*")), "the kernel was not cached"
+
+
+def test_without_a_writable_cache_folder_kernels_still_run(tmp_path):
+    site, env = _installed_copy(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    env["XDG_CACHE_HOME"] = str(blocker)  # the cache folder cannot be made under a file
+    before = _files(site)
+    res = subprocess.run(
+        [sys.executable, "-c", _RUN_KERNEL],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert res.stdout.strip() == "[1.]"
+    assert _files(site) == before
