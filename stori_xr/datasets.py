@@ -50,7 +50,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
-from stori_xr.exceptions import ChunkingError, MissingVariableError
+from stori_xr.exceptions import ChunkingError, MissingVariableError, OptionError
 
 __all__ = ["LAND_COVER_CLASSES", "Scene", "make_scene"]
 
@@ -892,23 +892,51 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     try:
         number = operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {number}")
+        number = None
+    if number is None or number < minimum:
+        raise OptionError(f"{name}={value!r}: give a whole number of {minimum} or more.")
     return number
+
+
+def _check_float(name: str, value: Any, need: str, ok: Callable[[float], bool]) -> float:
+    """``value`` as a float; OptionError, saying what to ``need``, unless ``ok``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not ok(number):
+        raise OptionError(f"{name}={value!r}: give {need}.")
+    return number
+
+
+def _check_bands(bands: Any) -> tuple[str, ...]:
+    """The bands as a tuple: OptionError when none or repeated, MissingVariableError unknown."""
+    bands = tuple(bands) if not isinstance(bands, str) else (bands,)
+    if not bands:
+        raise OptionError("bands=(): name at least one band, e.g. bands=('B04', 'B08').")
+    unknown = [b for b in bands if b not in _BANDS]
+    if unknown:
+        raise MissingVariableError(f"unknown band(s) {unknown}; choose among {', '.join(_BANDS)}")
+    repeated = sorted({b for b in bands if bands.count(b) > 1})
+    if repeated:
+        raise OptionError(f"bands={bands!r} names {repeated} more than once; name each band once.")
+    return bands
 
 
 def _spatial_chunks(
     chunks: Any, shape: tuple[int, int, int, int]
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Normalise ``chunks`` to the y and x chunk sizes; time is always one chunk."""
-    from dask.array.core import normalize_chunks
+    from stori_xr.io.chunks import normalize
 
     nt = shape[1]
     if isinstance(chunks, Mapping):
         unknown = set(chunks) - {"time", "y", "x"}
         if unknown:
-            raise ValueError(f"chunks has unknown dimensions {sorted(unknown)}; use 'y' and 'x'")
+            raise ChunkingError(
+                f"chunks={dict(chunks)!r} names {sorted(unknown)}, which the scene does not "
+                "have: chunk 'y' and 'x', e.g. chunks={'y': 256, 'x': 256}."
+            )
         tchunk = chunks.get("time", -1)
         if tchunk not in (-1, None) and tchunk < nt:
             raise ChunkingError(
@@ -918,14 +946,16 @@ def _spatial_chunks(
         cy, cx = chunks.get("y", -1), chunks.get("x", -1)
     elif isinstance(chunks, tuple | list):
         if len(chunks) != 2:
-            raise ValueError("chunks as a sequence must be (y, x)")
+            raise ChunkingError(
+                f"chunks={chunks!r}: a sequence gives the (y, x) sizes, e.g. (256, 256)."
+            )
         cy, cx = chunks
     else:
         cy = cx = chunks
-    cy = -1 if cy is None else cy
-    cx = -1 if cx is None else cx
-    norm = normalize_chunks((-1, -1, cy, cx), shape=shape, dtype=np.float32)
-    return norm[2], norm[3]
+    spec = {"band": -1, "time": -1, "y": -1 if cy is None else cy, "x": -1 if cx is None else cx}
+    sizes = dict(zip(spec, shape, strict=True))
+    norm = normalize(spec, sizes, chunks, "the scene")
+    return norm["y"], norm["x"]
 
 
 def _jitter(days: pd.DatetimeIndex, seed: int, sensor: int, seconds: float) -> pd.TimedeltaIndex:
@@ -1010,9 +1040,10 @@ def make_scene(
     MissingVariableError
         A band is not a known Sentinel-2 band.
     ChunkingError
-        ``chunks`` splits time.
-    ValueError
-        A size, ``cloud_cover``, ``seed`` or ``resolution`` is out of range.
+        ``chunks`` splits time, names other dimensions, or does not fit the scene.
+    OptionError
+        A size, ``periods``, ``seed``, ``cloud_cover`` or ``resolution`` is out of range
+        or not a number, or ``bands`` is empty or repeats a band.
 
     Notes
     -----
@@ -1048,20 +1079,16 @@ def make_scene(
     nx = _check_int("nx", nx, 1)
     periods = _check_int("periods", periods, 1)
     seed = _check_int("seed", seed, 0)
-    bands = tuple(bands) if not isinstance(bands, str) else (bands,)
-    if not bands:
-        raise ValueError("bands must name at least one band")
-    unknown = [b for b in bands if b not in _BANDS]
-    if unknown:
-        raise MissingVariableError(f"unknown band(s) {unknown}; choose among {', '.join(_BANDS)}")
-    if len(set(bands)) != len(bands):
-        raise ValueError(f"bands must not repeat, got {bands}")
-    cloud_cover = float(cloud_cover)
-    if not 0.0 <= cloud_cover <= 1.0:
-        raise ValueError(f"cloud_cover must be within [0, 1], got {cloud_cover}")
-    resolution = float(resolution)
-    if not resolution > 0.0:
-        raise ValueError(f"resolution must be positive, got {resolution}")
+    bands = _check_bands(bands)
+    cloud_cover = _check_float(
+        "cloud_cover", cloud_cover, "a share from 0 to 1, e.g. 0.55", lambda v: 0.0 <= v <= 1.0
+    )
+    resolution = _check_float(
+        "resolution",
+        resolution,
+        "a pixel size in metres above 0, e.g. 20.0",
+        lambda v: 0.0 < v < math.inf,
+    )
 
     # optical dates: 10:50 UTC within a minute; SAR: evening ascending passes from the
     # next day to the eve of the last optical date (at least one), alternating orbits,

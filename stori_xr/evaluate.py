@@ -362,7 +362,8 @@ def score(
     if truth.shape != estimate.shape or truth.shape != (nb, *hidden.shape):
         raise DataFormatError(
             f"truth {truth.shape} and estimate {estimate.shape} must both have shape "
-            f"(band, ...) = {(nb, *hidden.shape)} for {nb} bands and hidden {hidden.shape}."
+            f"(band, ...) = {(nb, *hidden.shape)} for {nb} band{'s' if nb != 1 else ''} "
+            f"and hidden {hidden.shape}."
         )
     if gap.shape != hidden.shape:
         raise DataFormatError(f"gap {gap.shape} must have the shape of hidden {hidden.shape}.")

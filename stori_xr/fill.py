@@ -103,7 +103,10 @@ def _whittaker_block(values, clear, sar, t, out_idx, *, lmbda=1e4, order=2, step
 def _check_whittaker(options: dict[str, Any]) -> None:
     lmbda = options.get("lmbda", 1e4)
     if isinstance(lmbda, str) and lmbda != "gcv":
-        raise MethodError(f"lmbda={lmbda!r}: give a number (e.g. 1e4) or 'gcv'.")
+        raise OptionError(
+            f"lmbda={lmbda!r}: give a number (e.g. 1e4) or 'gcv' (an option of "
+            "method='whittaker')."
+        )
 
 
 def _is_number(value: Any) -> bool:
@@ -113,28 +116,32 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_kernel(options: dict[str, Any]) -> None:
+    """OptionError for a value out of range or not a number, naming what to give."""
+
+    def refuse(name: str, need: str) -> OptionError:
+        return OptionError(f"{name}={opts[name]!r}: give {need} (an option of method='kernel').")
+
     try:
         stori.enabled_candidates(options.get("candidates", stori.DEFAULTS["candidates"]))
     except ValueError as err:
-        raise MethodError(str(err)) from None
+        text = str(err).rstrip(".")
+        raise OptionError(f"{text} (candidates= is an option of method='kernel').") from None
     opts = {**stori.DEFAULTS, **options}
     for name, value in options.items():
         kind = type(stori.DEFAULTS.get(name))
         if kind in (int, float) and not _is_number(value):
-            raise MethodError(
-                f"{name}={value!r}: give a number, like the default {stori.DEFAULTS[name]!r}."
-            )
+            raise refuse(name, f"a number, like the default {stori.DEFAULTS[name]!r}")
     if int(opts["radius"]) < 0:
-        raise MethodError("radius must be 0 or more pixels.")
+        raise refuse("radius", "0 or more pixels")
     for name in ("n_similar", "pool", "min_joint"):
         if int(opts[name]) < 1:
-            raise MethodError(f"{name}={opts[name]!r}: give 1 or more.")
+            raise refuse(name, "1 or more")
     for name in ("prior_weight", "sar_scale_days", "sigma_scale"):
         if not float(opts[name]) > 0.0:
-            raise MethodError(f"{name}={opts[name]!r}: give a positive number.")
+            raise refuse(name, "a positive number")
     for name in ("prior_s2", "prior_c", "ridge", "rho", "spread_weight", "screen_z"):
         if not float(opts[name]) >= 0.0:
-            raise MethodError(f"{name}={opts[name]!r}: give 0 or a positive number.")
+            raise refuse(name, "0 or a positive number")
 
 
 METHODS: dict[str, Method] = {
@@ -177,12 +184,23 @@ def _method(name: str, options: dict[str, Any]) -> Method:
     spec = METHODS[name]
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
+        takes = f"its options are {list(spec.options)}" if spec.options else "it takes none"
         raise MethodError(
-            f"method={name!r} takes no option {unknown}; its options are {list(spec.options)}."
+            f"method={name!r} takes no option {unknown} ({takes}); "
+            + "; ".join(_owners(option) for option in unknown)
+            + "."
         )
     if spec.check is not None:
         spec.check(options)
     return spec
+
+
+def _owners(option: str) -> str:
+    """Which methods take ``option``, as "lmbda is an option of 'whittaker'"."""
+    owners = [repr(m) for m in sorted(METHODS) if option in METHODS[m].options]
+    if not owners:
+        return f"{option} is an option of no method"
+    return f"{option} is an option of {' and '.join(owners)}"
 
 
 def _time_axis(

@@ -184,12 +184,15 @@ def _exists_message(store: Any) -> str:
     path = _local_path(store)
     if path is not None:
         status = _status(path)
-        state = (
-            f" and is an incomplete stori_xr store ({WRITE_STATUS}={status!r}: a write "
-            "that failed or was interrupted)"
-            if status not in (None, COMPLETE)
-            else " and holds data"
-        )
+        if status not in (None, COMPLETE):
+            state = (
+                f" and is an incomplete stori_xr store ({WRITE_STATUS}={status!r}: a write "
+                "that failed or was interrupted)"
+            )
+        elif path.is_dir() and not any(path.iterdir()):
+            state = " (an empty folder)"
+        else:
+            state = " and holds data"
     return (
         f"the Zarr store {str(store)!r} already exists{state}; pass mode='w' to replace "
         "it, or write to another path."

@@ -44,6 +44,7 @@ def find_time_dim(
     time_dim: Hashable | None = None,
     *,
     require_datetime64: bool = True,
+    source: object = None,
 ) -> Hashable:
     """Return the name of the one time dimension of ``obj``.
 
@@ -62,6 +63,10 @@ def find_time_dim(
         with a message saying how to convert it; the readers (False) accept it and
         convert it themselves, and take an explicit ``time_dim`` whatever its
         coordinate holds.
+    source : path, optional
+        The file a reader is reading ``obj`` from: the messages name it and give the
+        fix at reading (``open_cube(path, time_dim=..., times=[...])``), not one for
+        the object.
 
     Returns
     -------
@@ -82,26 +87,38 @@ def find_time_dim(
     >>> find_time_dim(ds, require_datetime64=False)
     't'
     """
+    where = "" if source is None else f"{source}: "
     if time_dim is not None:
         if time_dim not in obj.dims:
             raise TimeDimError(
-                f"time_dim={time_dim!r} is not a dimension of the input; its dimensions "
-                f"are {list(obj.dims)}."
+                f"{where}time_dim={time_dim!r} is not a dimension of the input; its "
+                f"dimensions are {list(obj.dims)}."
             )
         found = time_dim
     else:
         candidates = [d for d in obj.dims if d in obj.coords and _holds_dates(obj[d])]
         if not candidates:
+            if source is None:
+                fix = (
+                    "give the time coordinate datetime values (e.g. obj.assign_coords("
+                    "time=pd.to_datetime(obj.time.values))) or name the dimension with "
+                    "time_dim="
+                )
+            else:
+                guess = next((d for d in obj.dims if d not in _Y_NAMES + _X_NAMES), "time")
+                fix = (
+                    "name the time dimension and give its dates as you read it, e.g. "
+                    f"open_cube(path, time_dim={guess!r}, times=[...]) with one date per step"
+                )
             raise TimeDimError(
-                f"no datetime64 dimension among {list(obj.dims)} (nor one of ISO date "
-                "strings); give the time coordinate datetime values (e.g. "
-                "obj.assign_coords(time=pd.to_datetime(obj.time.values))) or name the "
-                "dimension with time_dim=."
+                f"{where}no datetime64 dimension among {list(obj.dims)} (nor one of ISO "
+                f"date strings); {fix}."
             )
         if len(candidates) > 1:
+            fix = "time_dim=" if source is None else f"open_cube(path, time_dim={candidates[0]!r})"
             raise TimeDimError(
-                f"several datetime64 dimensions (or dimensions of date strings) {candidates}; "
-                "say which one is time with time_dim=."
+                f"{where}several datetime64 dimensions (or dimensions of date strings) "
+                f"{candidates}; say which one is time with {fix}."
             )
         found = candidates[0]
     if require_datetime64:
@@ -185,9 +202,12 @@ def find_spatial_dims(obj: xr.Dataset | xr.DataArray) -> tuple[Hashable, Hashabl
     y = next((d for d in _Y_NAMES if d in obj.dims), None)
     x = next((d for d in _X_NAMES if d in obj.dims), None)
     if y is None or x is None:
+        others = [d for d in obj.dims if not (d in obj.coords and _holds_dates(obj[d]))]
+        pair = others if len(others) == 2 else ["rows", "cols"]
+        renames = {d: new for d, new in zip(pair, ("y", "x"), strict=True) if d != new}
         raise SpatialDimError(
             f"spatial dimensions not found among {list(obj.dims)}: name them 'y' and 'x' "
-            "(e.g. obj.rename({'rows': 'y', 'cols': 'x'}))."
+            f"(e.g. obj.rename({renames!r}))."
         )
     return y, x
 
@@ -288,18 +308,10 @@ def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None
         missing = [b for b in bands if b not in ds.data_vars]
         if missing:
             raise MissingVariableError(
-                f"bands {missing} are not in the optical input; it has {list(ds.data_vars)}."
+                f"bands {missing} are not in the optical input; {_bands_and_others(ds, time_dim)}."
             )
         return list(bands)
-    y, x = find_spatial_dims(ds)
-    found = [
-        str(name)
-        for name, var in ds.data_vars.items()
-        if name not in NON_BAND_VARIABLES
-        and var.attrs.get("coverage_content_type", "physicalMeasurement") == "physicalMeasurement"
-        and {time_dim, y, x} <= set(var.dims)
-        and np.issubdtype(var.dtype, np.floating)
-    ]
+    found = _band_variables(ds, time_dim, find_spatial_dims(ds))
     if not found:
         raise MissingVariableError(
             f"no band variable found in {list(ds.data_vars)}: bands are floating-point "
@@ -307,6 +319,30 @@ def select_bands(ds: xr.Dataset, time_dim: Hashable, bands: Sequence[str] | None
             "must be scaled to reflectance first (e.g. with stori_xr.io.open_sentinel2)."
         )
     return found
+
+
+def _band_variables(
+    ds: xr.Dataset, time_dim: Hashable, yx: tuple[Hashable, Hashable]
+) -> list[str]:
+    """The variables of ``ds`` that :func:`select_bands` takes for bands."""
+    return [
+        str(name)
+        for name, var in ds.data_vars.items()
+        if name not in NON_BAND_VARIABLES
+        and var.attrs.get("coverage_content_type", "physicalMeasurement") == "physicalMeasurement"
+        and {time_dim, *yx} <= set(var.dims)
+        and np.issubdtype(var.dtype, np.floating)
+    ]
+
+
+def _bands_and_others(ds: xr.Dataset, time_dim: Hashable) -> str:
+    """What ``ds`` holds: its bands as :func:`select_bands` finds them, and the rest."""
+    try:
+        bands = _band_variables(ds, time_dim, find_spatial_dims(ds))
+    except SpatialDimError:
+        return f"its variables are {[str(v) for v in ds.data_vars]}"
+    others = [str(v) for v in ds.data_vars if v not in bands]
+    return f"its bands are {bands}" + (f" (other variables: {others})" if others else "")
 
 
 def clear_mask(ds: xr.Dataset, clear: xr.DataArray | str | None) -> xr.DataArray | None:
@@ -317,7 +353,9 @@ def clear_mask(ds: xr.Dataset, clear: xr.DataArray | str | None) -> xr.DataArray
     Raises
     ------
     MissingVariableError
-        When ``clear`` names no variable, or the mask is not boolean.
+        When ``clear`` names no variable.
+    DataFormatError
+        When the mask is not a boolean DataArray on the optical dims and labels.
     """
     if isinstance(clear, str):
         if clear not in ds:
@@ -335,7 +373,7 @@ def clear_mask(ds: xr.Dataset, clear: xr.DataArray | str | None) -> xr.DataArray
             f"not {type(mask).__name__}."
         )
     if mask.dtype != bool:
-        raise MissingVariableError(
+        raise DataFormatError(
             f"the clear mask must be boolean (True = usable), got dtype {mask.dtype}; "
             "convert it, e.g. clear=(scl == 4) | (scl == 5) | (scl == 6)."
         )
@@ -356,16 +394,41 @@ def _check_on_grid(mask: xr.DataArray, ds: xr.Dataset) -> None:
             f"optical input ({list(ds.dims)}); give it the optical dims, e.g. with "
             ".rename(...) or .transpose(...)."
         )
+    fix = (
+        "give a mask on the same grid and dates, e.g. mask.reindex_like(optical, fill_value=False)"
+    )
     for dim in mask.dims:
-        same = mask.sizes[dim] == ds.sizes[dim]
-        if same and dim in mask.coords and dim in ds.coords:
-            same = np.array_equal(mask[dim].values, ds[dim].values)
-        if not same:
+        if mask.sizes[dim] != ds.sizes[dim]:
             raise DataFormatError(
                 f"the clear mask's {dim!r} ({mask.sizes[dim]} values) is not the optical "
-                f"input's ({ds.sizes[dim]} values): give a mask on the same grid and dates, "
-                f"e.g. mask.reindex_like(optical, fill_value=False)."
+                f"input's ({ds.sizes[dim]} values): {fix}."
             )
+        if dim in mask.coords and dim in ds.coords:
+            ours, theirs = mask[dim].values, ds[dim].values
+            if not np.array_equal(ours, theirs):
+                raise DataFormatError(
+                    f"the clear mask's {dim!r} labels differ from the optical input's "
+                    f"({_label_difference(ours, theirs)}): {fix}, or, if only its labels "
+                    f"are off, mask.assign_coords({dim}=optical[{dim!r}])."
+                )
+
+
+def _label_difference(ours: np.ndarray, theirs: np.ndarray) -> str:
+    """How two label arrays of one size differ: a constant shift, or the first difference."""
+    if ours.dtype.kind in "iufmM" and theirs.dtype.kind == ours.dtype.kind:
+        shift = ours - theirs
+        if np.all(shift == shift[0]):
+            step = pd.Timedelta(shift[0]) if shift.dtype.kind == "m" else shift[0].item()
+            return f"all shifted by {step}"
+    i = int(np.argmax(ours != theirs))
+    return f"first at position {i}: {_label(ours[i])} where the optical has {_label(theirs[i])}"
+
+
+def _label(value: Any) -> str:
+    """One coordinate label as a user reads it."""
+    if isinstance(value, np.datetime64):
+        return str(pd.Timestamp(value))
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def parse_sar_units(units: object, where: str) -> str:

@@ -7,8 +7,7 @@ the messages they really get.
 
 - :data:`GROUPS`: the user-facing API (readers, ``interpolate``, ``align``, ``evaluate``,
   ``make_scene``, ``to_zarr`` …). Every error is a ``StoriError`` (or a
-  ``FileNotFoundError``), every warning a ``StoriWarning``; a case whose error is not yet
-  one says so in ``issue``, and the table marks it.
+  ``FileNotFoundError``), every warning a ``StoriWarning``.
 - :data:`KERNEL_GROUPS`: the argument checks of ``stori_xr.kernels``, for callers of the
   kernels: a plain ``ValueError`` is their error.
 
@@ -209,6 +208,12 @@ class Context:
         path.write_bytes((self.tmp / "whole.nc").read_bytes()[:-5000])
         return path
 
+    def link(self, name: str, target: Path) -> Path:
+        """A symbolic link ``name`` of the scratch folder to ``target``."""
+        path = self.tmp / name
+        path.symlink_to(target)
+        return path
+
     def write(self, name: str, data: bytes | str) -> Path:
         """A file of the scratch folder holding ``data``."""
         path = self.tmp / name
@@ -231,6 +236,13 @@ class Context:
         (store / ".zgroup").write_text("{damaged")
         return store
 
+    @cached_property
+    def incomplete_store(self) -> Path:
+        """A store whose write was never computed: marked incomplete, no chunk written."""
+        store = self.tmp / "incomplete.zarr"
+        to_zarr(_interp(self).chunk({"y": 3, "x": 3}), store, compute=False)
+        return store
+
     def cut_eopatch(self, name: str, member: str, keep: int) -> Path:
         """A copy of the real EOPatch whose file ``member`` keeps its first ``keep`` bytes."""
         folder = Path(shutil.copytree(self.data / "eolearn" / "TestEOPatch", self.tmp / name))
@@ -248,7 +260,6 @@ class BadInput:
     call: Callable[[Context], Any]
     error: type[Exception]  #: exactly the class the input gets
     match: str  #: searched in the message as the table shows it
-    issue: str = ""  #: why ``error`` is not (yet) a StoriError, where it is not
 
     @property
     def is_warning(self) -> bool:
@@ -379,14 +390,15 @@ READERS = Group(
             "`open_sentinel2(s2_20m_file, bands=['B04'])`: B04 is in the 10 m file",
             lambda c: open_sentinel2(c.file("S2_L2A_20m"), bands=["B04"]),
             ex.MissingVariableError,
-            r"\['B04'\].*available bands.*B8A",
+            r"\['B04'\].*available bands.*B8A.*B04 is a 10 m band, found in the 10 m file "
+            r"\(S2_L2A_10m_\*\): add that file to paths\.$",
         ),
         BadInput(
             "reader-band-unknown",
             "`open_landsat8(path, bands=['B04', 'B09'])`: no B09 in the file",
             lambda c: open_landsat8(c.file("L8_SR_10m"), bands=["B04", "B09"]),
             ex.MissingVariableError,
-            "B09",
+            r"^bands \['B09'\] are not in .*\(pixel_qa and clear are always returned\)\.$",
         ),
         BadInput(
             "reader-grids-not-nested",
@@ -409,7 +421,14 @@ READERS = Group(
             "`open_sentinel2([a, a])`: one file twice",
             lambda c: open_sentinel2([c.tiny_s2[32631], c.tiny_s2[32631]]),
             ex.DataFormatError,
-            "cannot combine",
+            r"^the same file is given twice \(<tmp>/s2_32631\.nc\): pass each file once",
+        ),
+        BadInput(
+            "reader-same-file-two-spellings",
+            "`open_sentinel2([a, b])` where b is a link to a",
+            lambda c: open_sentinel2([c.tiny_s2[32631], c.link("s2_link.nc", c.tiny_s2[32631])]),
+            ex.DataFormatError,
+            r"given twice \(<tmp>/s2_32631\.nc and <tmp>/s2_link\.nc\)",
         ),
         BadInput(
             "reader-units",
@@ -437,7 +456,15 @@ READERS = Group(
             "`open_sentinel1(path, chunks={'y': (10, 10)})` on a 32 px grid (any reader)",
             lambda c: open_sentinel1(c.file("S1_GRD-ASCENDING_20m"), chunks={"y": (10, 10)}),
             ex.ChunkingError,
-            r"does not fit the output grid .*'y': 32",
+            r"the sizes for 'y' add up to 20, but the output grid has 32 along 'y'; give "
+            r"sizes that add up to 32, or one int",
+        ),
+        BadInput(
+            "reader-chunks-zero",
+            "`open_sentinel1(path, chunks={'y': 0})` (any reader)",
+            lambda c: open_sentinel1(c.file("S1_GRD-ASCENDING_20m"), chunks={"y": 0}),
+            ex.ChunkingError,
+            r"0 is not a chunk size for 'y'; give an int of 1 or more",
         ),
         BadInput(
             "eopatch-not-a-patch",
@@ -453,7 +480,7 @@ READERS = Group(
                 c.cube("two_times.nc", pd.date_range("2020-01-01", periods=3), True)
             ),
             ex.TimeDimError,
-            "time_dim=",
+            r"^<tmp>/two_times\.nc: several datetime64 .*open_cube\(path, time_dim='t'\)",
         ),
         BadInput(
             "cube-no-time-dim",
@@ -461,7 +488,7 @@ READERS = Group(
             "not dates)",
             lambda c: open_cube(c.cube("numbered.nc", [1, 2, 3])),
             ex.TimeDimError,
-            "time_dim=",
+            r"^<tmp>/numbered\.nc: no datetime64 .*open_cube\(path, time_dim='t', times=\[",
         ),
         BadInput(
             "cube-tif-no-dates",
@@ -475,7 +502,7 @@ READERS = Group(
             "`open_cube(tif, times=[2 dates])` for a GeoTIFF of 3 bands",
             lambda c: open_cube(c.tif_without_dates, times=["2020-01-01", "2020-01-02"]),
             ex.TimeDimError,
-            "2 times given for 3",
+            r"2 times given for 3 bands; pass times=\[\.\.\.\] with one date per band\.$",
         ),
         BadInput(
             "bands-no-band-dim",
@@ -526,7 +553,7 @@ DAMAGED = Group(
             f"a NetCDF file cut short (its first 10 kB) to {_EVERY_READER}",
             lambda c: open_sentinel2(c.damaged("S2_L2A_20m", lambda data: data[:10_000])),
             ex.DataFormatError,
-            rf"{_DAMAGED_S2} is damaged: it cannot be opened .*{_AGAIN}",
+            rf"{_DAMAGED_S2} is damaged: it cannot be opened \([^<]+\)\. The file .*{_AGAIN}",
         ),
         BadInput(
             "file-cut-after-header",
@@ -610,7 +637,8 @@ DAMAGED = Group(
             "`open_cube` of a Zarr store whose metadata is damaged",
             lambda c: open_cube(c.damaged_zarr),
             ex.DataFormatError,
-            r"^<tmp>/damaged\.zarr is damaged.*Zarr",
+            r"^<tmp>/damaged\.zarr is damaged: it cannot be opened \([^<]+\)\. The store is "
+            r"missing files .*not a Zarr store",
         ),
         BadInput(
             "geotiff-damaged",
@@ -619,7 +647,7 @@ DAMAGED = Group(
                 c.write("damaged.tif", b"II*\x00" + bytes(100)), times=["2020-01-01"]
             ),
             ex.DataFormatError,
-            r"^<tmp>/damaged\.tif is damaged.*GeoTIFF",
+            r"^<tmp>/damaged\.tif is damaged: it cannot be opened \([^<]+\)\..*GeoTIFF",
         ),
         BadInput(
             "eopatch-feature-damaged",
@@ -711,6 +739,7 @@ TARGET_DATES = Group(
 # out of range: a clear message instead of a division by zero (or a silent change of
 # method) deep in the kernel
 _KERNEL_OPTIONS = {
+    "radius": -1,
     "n_similar": 0,
     "pool": 0,
     "min_joint": 0,
@@ -731,21 +760,18 @@ def _kernel_option(name: str, value: float) -> BadInput:
         f"kernel-option-{name.replace('_', '-')}",
         f"`method='kernel'`, {_keywords({name: value})}",
         lambda c: interpolate(c.optical, c.sar, method="kernel", **{name: value}),
-        ex.MethodError,
-        name,
+        ex.OptionError,
+        rf"^{name}=.*: give .* \(an option of method='kernel'\)\.$",
     )
 
 
-def _scene_case(
-    id: str, kwargs: dict[str, Any], error: type[Exception], match: str, issue: str = ""
-) -> BadInput:
+def _scene_case(id: str, kwargs: dict[str, Any], error: type[Exception], match: str) -> BadInput:
     return BadInput(
         id,
         _keywords(kwargs),
         lambda c: make_scene(16, 16, **{"periods": 12, **kwargs}),
         error,
         match,
-        issue,
     )
 
 
@@ -771,15 +797,32 @@ OPTIONS = Group(
             "`method='linear', lmbda=3` (an option of another method)",
             lambda c: _interp(c, lmbda=3),
             ex.MethodError,
-            "takes no option",
+            r"takes no option \['lmbda'\] \(it takes none\); lmbda is an option of 'whittaker'",
+        ),
+        BadInput(
+            "method-whittaker-lmbda",
+            "`method='whittaker', lmbda='aic'`",
+            lambda c: interpolate(c.optical, c.sar, method="whittaker", lmbda="aic"),
+            ex.OptionError,
+            r"lmbda='aic': give a number \(e\.g\. 1e4\) or 'gcv' \(an option of "
+            r"method='whittaker'\)",
         ),
         *(_kernel_option(name, value) for name, value in _KERNEL_OPTIONS.items()),
         BadInput(
             "kernel-option-text",
             "`method='kernel', radius='3'` (text, not a number)",
             lambda c: interpolate(c.optical, c.sar, method="kernel", radius="3"),
-            ex.MethodError,
-            r"radius='3': give a number",
+            ex.OptionError,
+            r"radius='3': give a number, like the default 8 \(an option of method='kernel'\)",
+        ),
+        BadInput(
+            "kernel-candidates-unknown",
+            "`method='kernel', candidates=('temporal', 'optical')`",
+            lambda c: interpolate(
+                c.optical, c.sar, method="kernel", candidates=("temporal", "optical")
+            ),
+            ex.OptionError,
+            r"unknown candidates \['optical'\].*option of method='kernel'",
         ),
         BadInput(
             "max-gap-negative",
@@ -891,20 +934,21 @@ OPTICAL = Group(
             "`bands=['B99']`",
             lambda c: align(c.optical, c.sar, bands=["B99"]),
             ex.MissingVariableError,
-            r"bands \['B99'\] are not in the optical input",
+            r"bands \['B99'\] are not in the optical input; its bands are \['B04', 'B08'\] "
+            r"\(other variables: \['clear'\]\)",
         ),
         BadInput(
             "no-spatial-dims",
             "optical spatial dimensions named `row` and `col`",
             lambda c: align(c.optical.rename(y="row", x="col"), c.sar),
             ex.SpatialDimError,
-            "name them 'y' and 'x'",
+            r"name them 'y' and 'x' \(e\.g\. obj\.rename\(\{'row': 'y', 'col': 'x'\}\)\)",
         ),
         BadInput(
             "clear-not-boolean",
             "`clear=` a mask of integers",
             lambda c: align(c.optical, c.sar, clear=c.optical.clear.astype(int)),
-            ex.MissingVariableError,
+            ex.DataFormatError,
             "must be boolean",
         ),
         BadInput(
@@ -935,7 +979,22 @@ OPTICAL = Group(
                 c.optical, c.sar, clear=c.optical.clear.assign_coords(x=c.optical.x + 5)
             ),
             ex.DataFormatError,
-            r"the clear mask's 'x' .*reindex_like",
+            r"the clear mask's 'x' labels differ from the optical input's \(all shifted by "
+            r"5\.0\).*reindex_like.*assign_coords\(x=optical\['x'\]\)",
+        ),
+        BadInput(
+            "clear-other-dates-same-count",
+            "`clear=` a mask of 12 dates, the last one a day later than the optical's",
+            lambda c: align(
+                c.optical,
+                c.sar,
+                clear=c.optical.clear.assign_coords(
+                    time=c.optical.time.values + (np.arange(12) == 11) * np.timedelta64(1, "D")
+                ),
+            ),
+            ex.DataFormatError,
+            r"'time' labels differ .*first at position 11: 2021-02-26 10:50:00 where the "
+            r"optical has 2021-02-25 10:50:00",
         ),
         BadInput(
             "optical-unscaled",
@@ -1192,7 +1251,7 @@ EVALUATION = Group(
                 np.zeros((2, 4)), np.zeros((2, 4)), None, np.ones(4, bool), np.zeros(4), ["B04"]
             ),
             ex.DataFormatError,
-            "must both have shape",
+            r"must both have shape \(band, \.\.\.\) = \(1, 4\) for 1 band and",
         ),
         BadInput(
             "patch-files-missing",
@@ -1203,8 +1262,6 @@ EVALUATION = Group(
         ),
     ],
 )
-
-NOT_STORI = "a plain ValueError, not a StoriError"
 
 SCENES = Group(
     "Synthetic scenes",
@@ -1225,33 +1282,100 @@ SCENES = Group(
         _scene_case(
             "scene-chunks-band",
             {"chunks": {"band": 3}},
-            ValueError,
-            "unknown dimensions",
-            NOT_STORI,
+            ex.ChunkingError,
+            r"names \['band'\], which the scene does not have: chunk 'y' and 'x'",
         ),
         _scene_case(
-            "scene-cloud-cover", {"cloud_cover": 1.5}, ValueError, "cloud_cover", NOT_STORI
+            "scene-chunks-misfit",
+            {"chunks": {"y": (10, 10)}},
+            ex.ChunkingError,
+            r"the sizes for 'y' add up to 20, but the scene has 16 along 'y'",
         ),
-        _scene_case("scene-seed", {"seed": -1}, ValueError, "seed", NOT_STORI),
-        _scene_case("scene-periods", {"periods": 0}, ValueError, "periods", NOT_STORI),
-        _scene_case("scene-resolution", {"resolution": 0.0}, ValueError, "resolution", NOT_STORI),
-        _scene_case("scene-no-bands", {"bands": ()}, ValueError, "at least one band", NOT_STORI),
         _scene_case(
-            "scene-bands-repeated", {"bands": ("B05", "B05")}, ValueError, "repeat", NOT_STORI
+            "scene-chunks-sequence",
+            {"chunks": (8, 8, 8)},
+            ex.ChunkingError,
+            r"a sequence gives the \(y, x\) sizes",
+        ),
+        _scene_case(
+            "scene-cloud-cover",
+            {"cloud_cover": 1.5},
+            ex.OptionError,
+            r"^cloud_cover=1\.5: give a share from 0 to 1",
+        ),
+        _scene_case(
+            "scene-seed",
+            {"seed": -1},
+            ex.OptionError,
+            r"^seed=-1: give a whole number of 0 or more",
+        ),
+        _scene_case(
+            "scene-periods", {"periods": 0}, ex.OptionError, r"^periods=0: give a whole number"
+        ),
+        _scene_case(
+            "scene-periods-float",
+            {"periods": 2.5},
+            ex.OptionError,
+            r"^periods=2\.5: give a whole number of 1 or more",
+        ),
+        _scene_case(
+            "scene-resolution",
+            {"resolution": 0.0},
+            ex.OptionError,
+            r"^resolution=0\.0: give a pixel size in metres above 0",
+        ),
+        _scene_case(
+            "scene-no-bands", {"bands": ()}, ex.OptionError, "name at least one band, e.g. bands="
+        ),
+        _scene_case(
+            "scene-bands-repeated",
+            {"bands": ("B05", "B05")},
+            ex.OptionError,
+            r"names \['B05'\] more than once; name each band once",
         ),
     ],
 )
 
 OUTPUT = Group(
     "Output stores",
-    "Writing results with `stori_xr.output.to_zarr` (or `.stori.to_zarr`).",
+    "Writing results with `stori_xr.output.to_zarr` (or `.stori.to_zarr`), and reading "
+    "them back with `stori_xr.io.open_cube`.",
     [
         BadInput(
             "store-exists",
             "`to_zarr` onto an existing store (default `mode='w-'`)",
             lambda c: to_zarr(_interp(c), _written(c)),
             ex.StoreExistsError,
-            "already exists and holds data",
+            r"out\.zarr' already exists and holds data; pass mode='w' to replace it",
+        ),
+        BadInput(
+            "store-exists-incomplete",
+            "`to_zarr` retried onto the incomplete store of a write that failed",
+            lambda c: to_zarr(_interp(c), c.incomplete_store),
+            ex.StoreExistsError,
+            r"incomplete\.zarr' already exists and is an incomplete stori_xr store .*"
+            r"pass mode='w' to replace it",
+        ),
+        BadInput(
+            "store-exists-folder",
+            "`to_zarr` into an existing empty folder",
+            lambda c: to_zarr(_interp(c), c.folder("existing_folder")),
+            ex.StoreExistsError,
+            r"existing_folder' already exists \(an empty folder\); pass mode='w'",
+        ),
+        BadInput(
+            "store-incomplete-opened",
+            "`open_cube` of an incomplete store",
+            lambda c: open_cube(c.incomplete_store),
+            ex.IncompleteStoreError,
+            r"^<tmp>/incomplete\.zarr is incomplete .*allow_incomplete=True",
+        ),
+        BadInput(
+            "store-incomplete-allowed",
+            "`open_cube(store, allow_incomplete=True)` of an incomplete store (a warning)",
+            lambda c: open_cube(c.incomplete_store, allow_incomplete=True),
+            ex.IncompleteStoreWarning,
+            r"^<tmp>/incomplete\.zarr is incomplete .*read as NaN / no_data",
         ),
     ],
 )
@@ -1297,6 +1421,11 @@ WHITTAKER = Group(
     ],
 )
 
+# the kernel and its numpy reference say the same
+_UNKNOWN_CANDIDATES = (
+    r"^unknown candidates \['optical'\]; choose among \['temporal', 'sar', 'spatial'\]\.$"
+)
+
 STORI_KERNEL = Group(
     "`stori_xr.kernels.stori.stori_fill` (and its numpy reference)",
     "A block of 2 bands, 3 x 3 px, 8 dates.",
@@ -1306,7 +1435,7 @@ STORI_KERNEL = Group(
             "`stori_fill(..., candidates=('temporal', 'optical'))`",
             lambda c: stori_fill(*_block(), np.arange(8), candidates=("temporal", "optical")),
             ValueError,
-            "unknown candidates",
+            _UNKNOWN_CANDIDATES,
         ),
         BadInput(
             "stori-reference-unknown-candidates",
@@ -1315,7 +1444,7 @@ STORI_KERNEL = Group(
                 *_block(), np.arange(8), candidates=("temporal", "optical")
             ),
             ValueError,
-            "unknown candidates",
+            _UNKNOWN_CANDIDATES,
         ),
         BadInput(
             "stori-out-shape",
@@ -1362,9 +1491,8 @@ def _section(group: Group, ctx: Context, level: str) -> list[str]:
     lines = [f"{level} {group.title}", "", group.about, "", "| input | error | message |"]
     lines.append("|---|---|---|")
     for case in group.cases:
-        error = f"`{case.error.__name__}`" + (f" ({case.issue})" if case.issue else "")
         text = message(case, ctx).replace("|", "\\|")
-        lines.append(f"| {case.what} | {error} | {text} |")
+        lines.append(f"| {case.what} | `{case.error.__name__}` | {text} |")
     return [*lines, ""]
 
 
@@ -1374,9 +1502,9 @@ Every bad input the test suite tries (`tests/bad_inputs.py`), the error or warni
 it gets, and the message, as the suite produced it (the test's scratch folder shown
 as `<tmp>`, the data folder as `<data>`). Every error derives from
 `stori_xr.StoriError` (or is a `FileNotFoundError`), every warning from
-`stori_xr.exceptions.StoriWarning`, except where the error column says otherwise.
-This page is generated: `python tests/bad_inputs.py` rewrites it, and a test
-checks it is current. The `stori` command's own refusals are in [cli.md](cli.md).
+`stori_xr.exceptions.StoriWarning`. This page is generated: `python tests/bad_inputs.py`
+rewrites it, and a test checks it is current. The `stori` command's own refusals are in
+[cli.md](cli.md).
 """
 KERNEL_INTRO = """## Kernel arguments
 

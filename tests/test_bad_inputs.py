@@ -37,11 +37,7 @@ def _check(case, ctx):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_its_named_error(case, ctx):
-    got = _check(case, ctx)
-    if case.issue:  # a known gap: once the library raises a StoriError, update the case
-        assert not isinstance(got, USER_FACING), f"{case.id} is fixed: drop its issue"
-    else:
-        assert isinstance(got, USER_FACING)
+    assert isinstance(_check(case, ctx), USER_FACING)
 
 
 @pytest.mark.parametrize("case", KERNEL_CASES, ids=[c.id for c in KERNEL_CASES])

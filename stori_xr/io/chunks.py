@@ -99,11 +99,55 @@ def resolve(
     >>> resolve({}, {"time": 118, "y": 64, "x": 64}, {"time": 1, "y": 32, "x": 32})
     {'time': (118,), 'y': (32, 32), 'x': (32, 32)}
     """
+    preferred = dict(preferred or {})
+    spec = _spec(chunks, sizes, preferred)
+    return normalize(spec, sizes, chunks, "the output grid", preferred)
+
+
+def normalize(
+    spec: Mapping[Hashable, Any],
+    sizes: Mapping[Hashable, int],
+    chunks: Any,
+    grid: str,
+    preferred: Mapping[Hashable, int] | None = None,
+) -> dict[Hashable, tuple[int, ...]]:
+    """Explicit chunk sizes for ``spec`` (dask's rules), each dimension's sizes checked.
+
+    Parameters
+    ----------
+    spec : mapping
+        Per dimension of ``sizes``: an int (``-1`` for whole), ``"auto"`` or a tuple.
+    sizes : mapping
+        ``{dimension: size}`` of the grid.
+    chunks : object
+        What the user gave, for the message.
+    grid : str
+        The grid, for the message (``"the output grid"``).
+    preferred : mapping, optional
+        ``{dimension: size}`` of the on-disk chunks, which ``"auto"`` follows.
+
+    Returns
+    -------
+    dict
+        The sizes of the chunks along each dimension (all those of ``sizes``).
+
+    Raises
+    ------
+    ChunkingError
+        Naming the dimension whose size is not an int of 1 or more (or -1), or whose
+        tuple of sizes does not add up to its length.
+
+    Examples
+    --------
+    >>> normalize({"y": (10, 22), "x": -1}, {"y": 32, "x": 32}, None, "the grid")
+    {'y': (10, 22), 'x': (32,)}
+    """
     from dask.array.core import normalize_chunks
 
     preferred = dict(preferred or {})
-    spec = _spec(chunks, sizes, preferred)
     dims = list(sizes)
+    for dim in dims:
+        _check_sizes(spec[dim], dim, int(sizes[dim]), chunks, grid)
     shape = tuple(int(sizes[d]) for d in dims)
     previous = tuple(int(preferred.get(d, sizes[d]) or 1) for d in dims)
     try:
@@ -112,10 +156,32 @@ def resolve(
         )
     except ValueError as error:
         raise ChunkingError(
-            f"chunks={chunks!r} does not fit the output grid {dict(sizes)} ({error}): give "
-            "an int per dimension, or sizes that add up to the dimension."
+            f"chunks={chunks!r} does not fit {grid} {dict(sizes)} ({error}): give an int "
+            "per dimension, -1 for whole, 'auto', or sizes that add up to the dimension."
         ) from error
     return dict(zip(dims, normal, strict=True))
+
+
+def _check_sizes(value: Any, dim: Hashable, size: int, chunks: Any, grid: str) -> None:
+    """ChunkingError unless ``value`` is -1, "auto", or ints of 1 or more (``size`` in all)."""
+    if isinstance(value, tuple | list):
+        if not all(isinstance(v, int | np.integer) and v > 0 for v in value):
+            raise ChunkingError(
+                f"chunks={chunks!r}: the sizes for {dim!r} must be ints of 1 or more that "
+                f"add up to {size}; give such sizes, or one int."
+            )
+        if sum(value) != size:
+            raise ChunkingError(
+                f"chunks={chunks!r}: the sizes for {dim!r} add up to {sum(value)}, but "
+                f"{grid} has {size} along {dim!r}; give sizes that add up to {size}, or "
+                f"one int (e.g. {{{dim!r}: {max(value)}}})."
+            )
+    elif isinstance(value, int | np.integer) and not isinstance(value, bool):
+        if value == 0 or value < -1:
+            raise ChunkingError(
+                f"chunks={chunks!r}: {value} is not a chunk size for {dim!r}; give an int "
+                "of 1 or more, or -1 for whole."
+            )
 
 
 def for_file(
@@ -165,7 +231,7 @@ def for_file(
         if isinstance(value, int) and value > 0 and stored:
             value = max(1, round(value / stored)) * stored
         spec[dim] = value
-    return resolve(spec, sizes, preferred)
+    return normalize(spec, sizes, chunks, "the file's grid", preferred)
 
 
 def rechunk(obj: Any, chunks: Chunks, preferred: Mapping[Hashable, int] | None = None) -> Any:

@@ -86,7 +86,7 @@ def open_cube(
         path, chunks, load=False, netcdf=netcdf, engine=engine, mask_and_scale=True
     )
     check_write_status(raw.attrs, str(path), allow_incomplete)
-    dim = validate.find_time_dim(raw, time_dim, require_datetime64=False)
+    dim = validate.find_time_dim(raw, time_dim, require_datetime64=False, source=path)
     if times is None and dim not in raw.coords:
         raise TimeDimError(f"{path}: dimension {dim!r} has no coordinate; pass times=[...].")
     times = raw[dim].values if times is None else times
@@ -104,7 +104,7 @@ def _open_geotiff(path: Path, times: Sequence[Any] | None, chunks: Chunks) -> xr
     except OSError as error:
         if isinstance(error, FileNotFoundError | PermissionError):
             raise
-        raise decode.damaged(path, f"it cannot be opened ({error})", "GeoTIFF") from error
+        raise decode.damaged(path, "it cannot be opened", "GeoTIFF", error) from error
     if not isinstance(da, xr.DataArray):
         raise DataFormatError(f"{path} holds several subdatasets; open them one by one.")
     names = {"band": "time"}
@@ -124,7 +124,7 @@ def _open_geotiff(path: Path, times: Sequence[Any] | None, chunks: Chunks) -> xr
                 f"{path}: the GeoTIFF bands carry no dates (band descriptions "
                 f"{descriptions!r}); pass times=[...] with one date per band."
             )
-    dates = decode.to_ns(times, da.sizes["band"], path)
+    dates = decode.to_ns(times, da.sizes["band"], path, per="band")
     da = da.rename(band="time").assign_coords(time=("time", dates))
     da = decode.tidy(da, "time", da.rio.crs)
     da.attrs = append_history(da.attrs, format_call("open_cube", path=str(path)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial, reduce
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ _AGAIN = "download or copy it again"
 
 
 def path_list(paths: PathLike | Sequence[PathLike]) -> list[Path]:
-    """One path or a sequence of paths as a list of existing files."""
+    """One path or a sequence of paths as a list of existing files, each given once."""
     items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not items:
         raise DataFormatError("no file given: pass a path or a list of paths.")
@@ -67,6 +67,15 @@ def path_list(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     missing = [str(p) for p in out if not p.exists()]
     if missing:
         raise FileNotFoundError(f"files not found: {missing}")
+    seen: dict[Path, Path] = {}
+    for path in out:
+        first = seen.setdefault(path.resolve(), path)
+        if first is not path:
+            spellings = f"{first}" if first == path else f"{first} and {path}"
+            raise DataFormatError(
+                f"the same file is given twice ({spellings}): pass each file once, e.g. "
+                "the 10 m and the 20 m file of one patch."
+            )
     return out
 
 
@@ -183,7 +192,7 @@ def open_file(
     except errors as error:
         if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
             raise
-        raise damaged(path, f"it cannot be opened ({error})", kind) from error
+        raise damaged(path, "it cannot be opened", kind, error) from error
     _check_classic_size(path, ds)
     return ds
 
@@ -206,17 +215,38 @@ def load_file(obj: Any, path: PathLike) -> Any:
     try:
         obj.load()
     except _READ_ERRORS as error:
-        raise damaged(path, f"its values cannot be read ({error})") from error
+        raise damaged(path, "its values cannot be read", error=error) from error
     obj.close()
     return obj
 
 
-def damaged(path: PathLike, what: str, kind: str = "NetCDF/HDF5") -> DataFormatError:
-    """The error for a file that cannot be read: the path, what failed, what to do."""
+def damaged(
+    path: PathLike, what: str, kind: str = "NetCDF/HDF5", error: BaseException | None = None
+) -> DataFormatError:
+    """The error for a file that cannot be read: the path, what failed, what to do.
+
+    ``error``, the library's, is quoted without the path it repeats. A Zarr store (a
+    folder) is called a store.
+    """
+    if error is not None:
+        what = f"{what} ({_without_path(str(error), path)})"
+    if kind == "Zarr":
+        return DataFormatError(
+            f"{path} is damaged: {what}. The store is missing files (an interrupted download "
+            f"or copy) or corrupt, or it is not a Zarr store: {_AGAIN}."
+        )
     return DataFormatError(
         f"{path} is damaged: {what}. The file is truncated (an interrupted download or "
         f"copy) or corrupt, or it is not {kind}: {_AGAIN}."
     )
+
+
+def _without_path(text: str, path: PathLike) -> str:
+    """A library's message without the path it names (``: '<path>'``, ``'<path>' …``)."""
+    for name in dict.fromkeys((str(path), str(Path(path).resolve()))):
+        for quoted in (f"'{name}'", f'"{name}"', name):
+            text = text.replace(f": {quoted}", "").replace(quoted, "")
+    return text.strip(" .:") or "no reason given"
 
 
 def _read_block(path: str, kind: str, array: Any, key: Any, **kwargs: Any) -> Any:
@@ -226,8 +256,7 @@ def _read_block(path: str, kind: str, array: Any, key: Any, **kwargs: Any) -> An
     try:
         return getter(array, key, **kwargs)
     except _READ_ERRORS as error:
-        what = f"a block of its values cannot be read ({error})"
-        raise damaged(path, what, kind) from error
+        raise damaged(path, "a block of its values cannot be read", kind, error) from error
 
 
 def _check_signature(path: Path) -> None:
@@ -313,14 +342,20 @@ def _is_spatial(ds: xr.Dataset, dim: Hashable, axis: str, aliases: frozenset[str
     return str(attrs.get("axis", "")).upper() == axis.upper() or name in aliases
 
 
-def to_ns(values: Any, size: int | None, where: PathLike) -> np.ndarray:
-    """Dates as datetime64[ns]; TimeDimError when they do not parse or miscount."""
+def to_ns(values: Any, size: int | None, where: PathLike, per: str = "time step") -> np.ndarray:
+    """Dates as datetime64[ns]; TimeDimError when they do not parse or miscount.
+
+    ``per``: what each date stands for (``"band"`` of a GeoTIFF), for the message.
+    """
     array = np.asarray(values)
     dates = validate.parse_dates(array)
     if dates is None:
         raise TimeDimError(f"{where}: the times {array[:3]!r}... do not parse as dates.")
     if size is not None and dates.size != size:
-        raise TimeDimError(f"{where}: {dates.size} times given for {size} time steps.")
+        raise TimeDimError(
+            f"{where}: {dates.size} times given for {size} {per}s; pass times=[...] with "
+            f"one date per {per}."
+        )
     return dates
 
 
@@ -480,16 +515,24 @@ def wanted_bands(
     bands: Sequence[str] | None,
     table: Mapping[str, Any],
     files: Sequence[Path],
+    always: Sequence[str],
+    hint: Callable[[list[str]], str] | None = None,
 ) -> list[str]:
-    """The bands to return, in the sensor's order; MissingVariableError if one is absent."""
+    """The bands to return, in the sensor's order; MissingVariableError if one is absent.
+
+    ``always``: the masks the reader always returns (asking for them is no error);
+    ``hint``: a sentence on where the missing bands are (empty when it knows not).
+    """
     available = [b for b in table if any(b in p.data_vars for p in parts)]
     asked = available if bands is None else [bands] if isinstance(bands, str) else list(bands)
-    missing = [b for b in asked if b not in available and b not in ("SCL", "clear")]
+    missing = [b for b in asked if b not in available and b not in always]
     wanted = [b for b in asked if b in available]
     if missing or not wanted:
+        where = hint(missing) if hint is not None and missing else ""
         raise MissingVariableError(
             f"bands {missing or asked} are not in {[str(f) for f in files]}; the available "
-            f"bands are {available}. Ask for some of these (SCL and clear are always returned)."
+            f"bands are {available}: ask for some of these ({' and '.join(always)} are "
+            f"always returned).{f' {where}' if where else ''}"
         )
     return wanted
 

@@ -133,7 +133,7 @@ def _load_npy(path: Path) -> np.ndarray:
                 return np.load(f)
         return np.load(path)
     except (OSError, EOFError, ValueError) as error:
-        raise decode.damaged(path, f"it cannot be read ({error})", "a numpy .npy file") from error
+        raise decode.damaged(path, "it cannot be read", "a numpy .npy file", error) from error
 
 
 def _read_json(path: Path) -> Any:
@@ -141,7 +141,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (UnicodeDecodeError, ValueError) as error:
-        raise decode.damaged(path, f"it cannot be read ({error})", "JSON") from error
+        raise decode.damaged(path, "it cannot be read", "JSON", error) from error
 
 
 def _variable(array: np.ndarray, dims: tuple[str, ...], kind: str) -> xr.Variable:

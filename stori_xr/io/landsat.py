@@ -88,7 +88,7 @@ def open_landsat8(
     """
     path = Path(path)
     raw = decode.read_file(path, chunks)
-    time_dim = validate.find_time_dim(raw, require_datetime64=False)
+    time_dim = validate.find_time_dim(raw, require_datetime64=False, source=path)
     if "pixel_qa" in raw.data_vars:
         ds, level = _surface_reflectance(raw, bands, path), "L2 surface reflectance, Collection 1"
     elif "QA-PIXEL" in raw.data_vars:
@@ -112,7 +112,9 @@ def _surface_reflectance(raw: xr.Dataset, bands: Sequence[str] | None, path: Pat
     """Decode Collection-1 surface reflectance, thermal bands, pixel_qa and clear."""
     qa = decode.unsigned(raw.pixel_qa)
     fill = (qa == 0) | _bits(qa, 0)
-    wanted = decode.wanted_bands([raw], bands, L8_BANDS | L8_THERMAL, [path])
+    wanted = decode.wanted_bands(
+        [raw], bands, L8_BANDS | L8_THERMAL, [path], always=("pixel_qa", "clear")
+    )
     out: dict[str, xr.DataArray] = {}
     for name in wanted:
         dn = decode.unsigned(raw[name])
@@ -135,7 +137,8 @@ def _surface_reflectance(raw: xr.Dataset, bands: Sequence[str] | None, path: Pat
 
 def _surface_temperature(raw: xr.Dataset, bands: Sequence[str] | None, path: Path) -> xr.Dataset:
     """Decode Collection-2 surface temperature (kelvin), QA-PIXEL and clear."""
-    decode.wanted_bands([raw], bands, {"ST-B10": L8_THERMAL["B10"]}, [path])
+    thermal = {"ST-B10": L8_THERMAL["B10"]}
+    decode.wanted_bands([raw], bands, thermal, [path], always=("QA-PIXEL", "clear"))
     qa, st = decode.unsigned(raw["QA-PIXEL"]), decode.unsigned(raw["ST-B10"])
     fill = _bits(qa, 0) | (st == 0) | (st <= _C2_ST_OFFSET_K)
     temperature = st.astype(F32).where(~fill)

@@ -73,7 +73,7 @@ def open_sentinel1(path: PathLike, units: str = "dB", chunks: Chunks = None) -> 
     path = Path(path)
     raw = decode.read_file(path, chunks)
     layout = _layout(raw, path)
-    time_dim = validate.find_time_dim(raw, require_datetime64=False)
+    time_dim = validate.find_time_dim(raw, require_datetime64=False, source=path)
     variables = {}
     for pol in ("VV", "VH"):
         name = pol if layout == "worldcereal" else f"{_GFMAP_PREFIX}{pol}"

@@ -34,6 +34,13 @@ S2_BANDS: dict[str, tuple[str, float]] = {
     "B12": ("swir22", 2.190),
 }
 
+#: The resolution (m) of each Sentinel-2 band in L2A products.
+_RESOLUTION = {
+    **dict.fromkeys(("B02", "B03", "B04", "B08"), 10),
+    **dict.fromkeys(("B05", "B06", "B07", "B8A", "B11", "B12"), 20),
+    **dict.fromkeys(("B01", "B09", "B10"), 60),
+}
+
 #: Scene classification (SCL) classes of Sentinel-2 L2A.
 SCL_MEANINGS = (
     "no_data saturated_or_defective dark_area_pixels cloud_shadows vegetation "
@@ -135,7 +142,8 @@ def open_sentinel2(
     ------
     DataFormatError
         When a file is not a Sentinel-2 layout stori_xr knows, is damaged (truncated,
-        corrupt or not NetCDF/HDF5), or the grids of several files do not nest.
+        corrupt or not NetCDF/HDF5) or given twice, or the grids of several files do
+        not nest.
     MissingVariableError
         When a requested band is not in the file(s).
     ChunkingError
@@ -151,7 +159,7 @@ def open_sentinel2(
     raws = decode.read_files(files, chunks)
     parts = [_decode_file(raw, path, boa_offset) for raw, path in zip(raws, files, strict=True)]
     crs = decode.common_crs(parts)
-    wanted = decode.wanted_bands(parts, bands, S2_BANDS, files)
+    wanted = decode.wanted_bands(parts, bands, S2_BANDS, files, ("SCL", "clear"), _where_bands)
     parts = [decode.drop_unwanted(part, wanted, S2_BANDS) for part in parts]
     parts = [part for part in parts if part.data_vars]
     target = decode.finest_grid([part for part in parts if set(wanted) & set(part.data_vars)])
@@ -166,10 +174,30 @@ def open_sentinel2(
     return decode.finish(decode.tidy(ds, "time", crs), chunks, call, raws)
 
 
+def _where_bands(missing: list[str]) -> str:
+    """Where the Sentinel-2 bands among ``missing`` are: the file of their resolution."""
+    sentences = []
+    for res in (10, 20, 60):
+        names = [b for b in missing if _RESOLUTION.get(b) == res]
+        if not names:
+            continue
+        if len(names) == 1:
+            subject = f"{names[0]} is a {res} m band"
+        else:
+            subject = f"{', '.join(names)} are {res} m bands"
+        if res == 60:
+            sentences.append(f"{subject}, in neither the 10 m nor the 20 m file.")
+        else:
+            sentences.append(
+                f"{subject}, found in the {res} m file (S2_L2A_{res}m_*): add that file to paths."
+            )
+    return " ".join(sentences)
+
+
 def _decode_file(raw: xr.Dataset, path: Path, boa_offset: float | None) -> xr.Dataset:
     """Decode one Sentinel-2 file into float32 reflectance, SCL and auxiliary variables."""
     raw = _rename_layout(raw, path)
-    time_dim = validate.find_time_dim(raw, require_datetime64=False)
+    time_dim = validate.find_time_dim(raw, require_datetime64=False, source=path)
     out: dict[Hashable, xr.DataArray] = {}
     for name, var in raw.data_vars.items():
         if name in decode.GRID_MAPPING_NAMES or var.ndim == 0:

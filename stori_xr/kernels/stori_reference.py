@@ -645,7 +645,7 @@ def enabled_families(candidates) -> set[str]:
     names = {candidates} if isinstance(candidates, str) else set(candidates)
     unknown = sorted(names - set(FAMILIES))
     if unknown:
-        raise ValueError(f"unknown candidates {unknown}; choose among {list(FAMILIES)}")
+        raise ValueError(f"unknown candidates {unknown}; choose among {list(FAMILIES)}.")
     return names
 
 
