@@ -73,8 +73,15 @@ def prepare_optical(
     clear: xr.DataArray | str | None,
     bands: Sequence[str] | None,
     rechunk: bool,
+    in_tasks: bool = False,
 ) -> tuple[xr.Dataset, xr.DataArray, Hashable, list[str]]:
-    """Validate the optical input; return (bands Dataset, clear mask, time dim, band names)."""
+    """Validate the optical input; return (bands Dataset, clear mask, time dim, band names).
+
+    The clear mask is the given one (or none) and every band finite. With
+    ``in_tasks=True`` and a given mask, the mask is returned as given and the value
+    checks (reflectance, not digital numbers) are left out: the caller's tasks do both
+    (:func:`stori_xr.blocks.run_tile`), which saves three tasks per band and tile.
+    """
     ds, _ = validate.as_band_dataset(optical)
     tdim = validate.find_time_dim(ds, time_dim)
     ydim, xdim = validate.find_spatial_dims(ds)
@@ -87,13 +94,18 @@ def prepare_optical(
     )
     if mask is not None:
         mask = validate.check_time_chunks(mask, tdim, "clear mask", rechunk)
-    out = xr.Dataset({b: validate.check_reflectance_values(ds[b]) for b in names})
-    finite = np.isfinite(out[names[0]])
-    for b in names[1:]:
-        finite = finite & np.isfinite(out[b])
-    if mask is not None:
-        finite = finite & mask.transpose(*[d for d in out[names[0]].dims if d in mask.dims])
-    mask = finite.rename("clear")
+    if in_tasks and mask is not None:
+        out = ds
+        mask = mask.transpose(*[d for d in out[names[0]].dims if d in mask.dims])
+    else:
+        out = xr.Dataset({b: validate.check_reflectance_values(ds[b]) for b in names})
+        finite = np.isfinite(out[names[0]])
+        for b in names[1:]:
+            finite = finite & np.isfinite(out[b])
+        if mask is not None:
+            finite = finite & mask.transpose(*[d for d in out[names[0]].dims if d in mask.dims])
+        mask = finite
+    mask = mask.rename("clear")
     for b in names:
         validate.check_not_all_missing(out[b], "optical band")
     if mask.chunks is None and not mask.values.any():
@@ -350,20 +362,28 @@ def aligned_parts(
     match_within: str | float = MATCH_WITHIN,
     rechunk: bool,
     mask_bands: bool = True,
+    in_tasks: bool = False,
     with_days: bool = True,
     sar_outputs: tuple[str, ...] | None = None,
 ) -> xr.Dataset:
     """:func:`align` without its attributes, optionally leaner (for the gap filling).
 
     ``mask_bands=False`` leaves the band values as they are where not clear (the
-    ``clear`` variable says which to use), ``with_days=False`` leaves out
-    ``days_since_clear`` and ``days_until_clear``, and ``sar_outputs`` names the SAR
-    variables to compute (default: all). The rest is :func:`align`.
+    ``clear`` variable says which to use), ``in_tasks=True`` leaves the value checks and
+    the finiteness of the bands to the caller's tasks (see :func:`prepare_optical`),
+    ``with_days=False`` leaves out ``days_since_clear`` and ``days_until_clear``, and
+    ``sar_outputs`` names the SAR variables to compute (default: all). The rest is
+    :func:`align`.
     """
     tol = to_timedelta_days(tolerance, "tolerance")
     merge = to_timedelta_days(merge_within, "merge_within")
     ds, mask, tdim, names = prepare_optical(
-        optical, time_dim=time_dim, clear=clear, bands=bands, rechunk=rechunk
+        optical,
+        time_dim=time_dim,
+        clear=clear,
+        bands=bands,
+        rechunk=rechunk,
+        in_tasks=in_tasks and not with_days,  # the days need the finite mask
     )
     oy, ox = validate.find_spatial_dims(ds)
     sar_ds = None

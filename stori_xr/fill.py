@@ -1,10 +1,11 @@
 """Gap filling: the xarray glue around the kernels (``opt.stori.interpolate``).
 
 One function, :func:`interpolate`, aligns SAR and optical with
-:func:`stori_xr.align.align`, then runs one block function per dask chunk (with a
-halo of neighbouring pixels when the method looks at neighbours, so results do
-not depend on the chunking) and assembles the output: the bands on the target
-dates, ``<band>_sigma`` and ``stori_source``.
+:func:`stori_xr.align.align`, then runs the method's block function tile by tile
+(:mod:`stori_xr.blocks`: one dask layer per operation, with a halo of neighbouring
+pixels when the method looks at neighbours, so results do not depend on the
+chunking; numpy input through the same path) and assembles the output: the bands on
+the target dates, ``<band>_sigma`` and ``stori_source``.
 
 The methods are registered in :data:`METHODS`; each is a :class:`Method` whose
 block function maps numpy blocks ``values (nb, ny, nx, nt)``, ``clear (ny, nx,
@@ -15,16 +16,14 @@ output cubes).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from stori_xr import validate
+from stori_xr import blocks, validate
 from stori_xr.align import aligned_parts
 from stori_xr.dates import (
     MATCH_WITHIN,
@@ -59,8 +58,6 @@ class Method:
     options: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
-    #: the block function takes ``out=`` arrays to write its results into
-    writes_out: bool = False
 
     def halo(self, options: dict[str, Any]) -> int:
         """Pixels of neighbourhood that one pixel's result depends on."""
@@ -168,7 +165,6 @@ METHODS: dict[str, Method] = {
         options=tuple(stori.DEFAULTS),
         defaults=stori.DEFAULTS,
         check=_check_kernel,
-        writes_out=True,
     ),
 }
 
@@ -213,24 +209,14 @@ def _time_axis(
     return t_all, np.searchsorted(t_all, matched)
 
 
-def _stack(out: np.ndarray, sigma: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """Values, sigmas and the source flag (as floats) in one array (2 nb + 1, y, x, m).
-
-    That is the layout of the block's input, so that dask maps blocks one to one.
-    """
-    stacked = np.concatenate([out, sigma, src[None].astype(out.dtype)], axis=0)
-    return stacked.transpose(0, 2, 3, 1)
-
-
 #: Default range of filled reflectance: a fill is never below 0; its ceiling is 1 or,
 #: where the pixel has shown a larger clear value of that band, that value.
 VALID_RANGE = (0.0, 1.0)
 
 ValidRange = tuple[float, float] | Mapping[str, tuple[float, float]] | None
-Bounds = tuple[np.ndarray, np.ndarray] | None
 
 
-def _bounds(valid_range: ValidRange, names: Sequence[str]) -> Bounds:
+def _bounds(valid_range: ValidRange, names: Sequence[str]) -> blocks.Bounds:
     """Per band (low, ceiling) arrays from ``valid_range``; OptionError when it is wrong."""
     if valid_range is None:
         return None
@@ -258,223 +244,6 @@ def _bounds(valid_range: ValidRange, names: Sequence[str]) -> Bounds:
         lo.append(low)
         hi.append(high)
     return np.asarray(lo), np.asarray(hi)
-
-
-def bound_fills(
-    out: np.ndarray, src: np.ndarray, values: np.ndarray, clear: np.ndarray, bounds: Bounds
-) -> None:
-    """Clip filled values into their band's range, in place; observed values are kept.
-
-    Parameters
-    ----------
-    out : ndarray, shape (nb, m, ny, nx)
-        The method's values on the output dates.
-    src : ndarray of int8, shape (m, ny, nx)
-        Their source flags: every value not flagged ``observed`` is a fill.
-    values : ndarray, shape (nb, ny, nx, nt)
-        The input band values of the same pixels.
-    clear : ndarray of bool, shape (ny, nx, nt)
-        Which input values are usable.
-    bounds : (lo, hi) of arrays of shape (nb,), or None
-        Per band, the lowest fill and the ceiling; a pixel whose clear values exceed
-        the ceiling may be filled up to its largest clear value. None: no bounds.
-    """
-    if bounds is None:
-        return
-    lo, hi = bounds
-    fill = src != OBSERVED
-    for k in range(out.shape[0]):
-        top = np.where(clear, values[k], -np.inf).max(axis=-1, initial=-np.inf)
-        top = np.maximum(top, hi[k]).astype(out.dtype)
-        np.clip(out[k], out.dtype.type(lo[k]), top[None], out=out[k], where=fill)
-
-
-def _block_runner(
-    spec: Method,
-    options: dict[str, Any],
-    t: np.ndarray,
-    out_idx: np.ndarray,
-    halo: int,
-    bounds: Bounds,
-):
-    """A map_blocks function: run the method on the core of an overlapped block."""
-
-    def run(values, clear, *rest, block_info=None):
-        sar = rest[0] if rest else None
-        y0, y1, x0, x1 = 0, values.shape[1], 0, values.shape[2]
-        extra: dict[str, Any] = {}
-        if halo:
-            loc = block_info[None]["chunk-location"]
-            num = block_info[None]["num-chunks"]
-            y0 = halo if loc[1] > 0 else 0
-            x0 = halo if loc[2] > 0 else 0
-            y1 -= halo if loc[1] < num[1] - 1 else 0
-            x1 -= halo if loc[2] < num[2] - 1 else 0
-            extra["core"] = (y0, y1, x0, x1)
-        out, sigma, src = spec.block(values, clear[0], sar, t, out_idx, **extra, **options)
-        core = (slice(y0, y1), slice(x0, x1))
-        bound_fills(out, src, values[:, *core], clear[0][core], bounds)
-        return _stack(out, sigma, src)
-
-    return run
-
-
-#: Core size of the tiles that numpy input is cut into (the halo comes on top).
-EAGER_TILE = 128
-
-
-def _run_tiles(spec, bands, clear, sar, t, out_idx, options, bounds):
-    """Numpy input: run the method tile by tile (with its halo) on threads.
-
-    ``bands``, ``clear`` and ``sar`` are (t, y, x) arrays; each tile is gathered
-    into the block layout of the methods, and its results are written into the
-    outputs, ``(nb, m, y, x)`` and ``(m, y, x)``. A tile and its halo stay in the
-    processor's cache while its pixels look at their neighbours, which a whole
-    large cube does not; the kernels release the GIL, so tiles run in parallel.
-    The result equals one call on the whole cube.
-    """
-    halo = spec.halo(options)
-    _, ny, nx = clear.shape
-    m = out_idx.size
-    dtype = bands[0].dtype
-    out = (
-        np.empty((len(bands), m, ny, nx), dtype=dtype),
-        np.empty((len(bands), m, ny, nx), dtype=dtype),
-        np.empty((m, ny, nx), dtype=np.int8),
-    )
-
-    def gather(arrays, ys, xs):
-        return np.stack([a[:, ys, xs] for a in arrays]).transpose(0, 2, 3, 1)
-
-    def one(y0: int, x0: int) -> None:
-        y1, x1 = min(y0 + EAGER_TILE, ny), min(x0 + EAGER_TILE, nx)
-        ya, xa = max(y0 - halo, 0), max(x0 - halo, 0)
-        yb, xb = min(y1 + halo, ny), min(x1 + halo, nx)
-        ys, xs = slice(ya, yb), slice(xa, xb)
-        extra: dict[str, Any] = {"core": (y0 - ya, y1 - ya, x0 - xa, x1 - xa)} if halo else {}
-        window = (slice(y0, y1), slice(x0, x1))
-        into = (out[0][:, :, *window], out[1][:, :, *window], out[2][:, *window])
-        if spec.writes_out:
-            extra["out"] = into
-        tile = gather(bands, ys, xs)
-        tile_clear = clear[:, ys, xs].transpose(1, 2, 0)
-        part = spec.block(
-            tile,
-            tile_clear,
-            None if sar is None else gather(sar, ys, xs),
-            t,
-            out_idx,
-            **extra,
-            **options,
-        )
-        if not spec.writes_out:
-            for target, piece in zip(into, part, strict=True):
-                target[...] = piece
-        core = (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa))
-        bound_fills(into[0], into[2], tile[:, *core], tile_clear[core], bounds)
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    starts = [(y0, x0) for y0 in range(0, ny, EAGER_TILE) for x0 in range(0, nx, EAGER_TILE)]
-    workers = min(len(starts), _usable_cores())
-    if workers <= 1:
-        for y0, x0 in starts:
-            one(y0, x0)
-        return out
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda yx: one(*yx), starts))
-    return out
-
-
-def _usable_cores() -> int:
-    """Cores this process may run on (all of the machine's where that is not known)."""
-    if hasattr(os, "sched_getaffinity"):  # Linux
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _widen(chunks: tuple[int, ...], halo: int) -> tuple[int, ...]:
-    """Chunk sizes where every chunk narrower than ``halo`` joins its neighbour."""
-    out: list[int] = []
-    for size in chunks:
-        if out and (size < halo or out[-1] < halo):
-            out[-1] += size
-        else:
-            out.append(size)
-    return tuple(out)
-
-
-def run_blocks(
-    spec: Method,
-    bands: Sequence[np.ndarray | dsa.Array],
-    clear: np.ndarray | dsa.Array,
-    sar: Sequence[np.ndarray | dsa.Array] | None,
-    t: np.ndarray,
-    out_idx: np.ndarray,
-    options: dict[str, Any],
-    bounds: Bounds = None,
-) -> tuple[np.ndarray | dsa.Array, np.ndarray | dsa.Array, np.ndarray | dsa.Array]:
-    """Run a method over a whole cube: tile by tile for numpy, chunk by chunk for dask.
-
-    Parameters
-    ----------
-    spec : Method
-        The method.
-    bands : sequence of arrays, shape (nt, ny, nx)
-        Band values.
-    clear : array of bool, shape (nt, ny, nx)
-        Usable values.
-    sar : sequence of arrays, shape (nt, ny, nx), or None
-        SAR features.
-    t : ndarray of float64, shape (nt,)
-        Times in days.
-    out_idx : ndarray of int, shape (m,)
-        Output dates as indices into ``t``.
-    options : dict
-        Keyword options of the method.
-    bounds : (lo, hi) of arrays of shape (nb,), optional
-        Range of the filled values (see :func:`bound_fills`); None leaves them as the
-        method made them.
-
-    Returns
-    -------
-    values, sigma : array, shape (nb, m, ny, nx)
-    source : array of int8, shape (m, ny, nx)
-    """
-    if not isinstance(clear, dsa.Array):
-        return _run_tiles(spec, bands, clear, sar, t, out_idx, options, bounds)
-    halo = spec.halo(options)
-    values = dsa.stack(bands).transpose(0, 2, 3, 1)
-    clear = clear.transpose(1, 2, 0)
-    sar = None if sar is None else dsa.stack(sar).transpose(0, 2, 3, 1)
-    # dask's overlap needs every chunk at least as wide as the halo: merge narrower
-    # ones into their neighbour (the values do not depend on the chunks)
-    ychunks, xchunks = _widen(values.chunks[1], halo), _widen(values.chunks[2], halo)
-    values = values.rechunk({1: ychunks, 2: xchunks})
-    clear = clear.rechunk({0: ychunks, 1: xchunks})
-    sar = None if sar is None else sar.rechunk({1: ychunks, 2: xchunks})
-    # every argument as (k, y, x, t) with k and t in one chunk: the clear mask gets a
-    # leading unit axis
-    whole = {0: -1, 3: -1}
-    args = [values.rechunk(whole), clear[None].rechunk(whole)]
-    args += [sar.rechunk(whole)] if sar is not None else []
-    if halo:
-        # no halo along an axis of one chunk (dask refuses a depth larger than the array)
-        depth = {1: halo if len(ychunks) > 1 else 0, 2: halo if len(xchunks) > 1 else 0}
-        args = [dsa.overlap.overlap(a, depth=depth, boundary="none") for a in args]
-    nb = values.shape[0]
-    token = dsa.core.tokenize(
-        values, clear, sar, t, out_idx, sorted(options.items()), spec.name, bounds
-    )
-    stacked = dsa.map_blocks(
-        _block_runner(spec, options, t, out_idx, halo, bounds),
-        *args,
-        chunks=((2 * nb + 1,), ychunks, xchunks, (out_idx.size,)),
-        dtype=values.dtype,
-        meta=np.array((), dtype=values.dtype),
-        name=f"stori-{spec.name}-{token}",
-    ).transpose(0, 3, 1, 2)
-    return stacked[:nb], stacked[nb : 2 * nb], stacked[2 * nb].astype(np.int8)
 
 
 _SOURCE_ATTRS = {
@@ -570,6 +339,7 @@ def interpolate(
         sar_units=sar_units,
         rechunk=rechunk,
         mask_bands=False,  # the methods read the clear mask
+        in_tasks=True,  # value checks and finiteness: inside the method's tasks
         with_days=max_gap is not None,
         sar_outputs=spec.sar_features,
     )
@@ -582,15 +352,19 @@ def interpolate(
     band_arrays = [a.astype(dtype, copy=False) for a in band_arrays]
     feats = [f for f in spec.sar_features if f in aligned]
     sar_arrays = [aligned[f].transpose(*order).data for f in feats] if feats else None
-    filled, sigma, source = run_blocks(
-        spec,
+    mask = aligned["clear"].transpose(*order).data if "clear" in aligned else None
+    filled, sigma, source = blocks.run(
+        spec.block,
+        spec.name,
         band_arrays,
-        aligned["clear"].transpose(*order).data,
+        mask,
         sar_arrays,
         to_days(t_all),
         out_idx,
-        options,
-        bounds,
+        halo=spec.halo(options),
+        options=options,
+        bounds=bounds,
+        names=names,
     )
     dims = order
     coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}

@@ -13,8 +13,10 @@ import dask.array as dsa
 import numpy as np
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
+from dask.base import tokenize
 
 from stori_xr import validate
+from stori_xr.blocks import pick
 from stori_xr.dates import time_groups, to_days
 from stori_xr.exceptions import (
     DataFormatError,
@@ -386,8 +388,13 @@ def _sar_block(
         out["sar_days"] = np.maximum.reduce(days) if len(days) > 1 else days[0]
     if "sar_flag" in outputs:
         out["sar_flag"] = np.maximum.reduce(flags) if len(flags) > 1 else flags[0]
-    result = tuple(out[n] for n in outputs)
-    return result[0] if len(result) == 1 else result  # apply_ufunc: one output, no tuple
+    return tuple(out[n] for n in outputs)
+
+
+def _sar_tile(*pols: np.ndarray, **kwargs) -> tuple[np.ndarray, ...]:
+    """:func:`_sar_block` on ``(t, y, x)`` blocks; outputs ``(target, y, x)`` (views)."""
+    outs = _sar_block(*(np.moveaxis(p, 0, -1) for p in pols), **kwargs)
+    return tuple(np.moveaxis(o, -1, 0) for o in outs)
 
 
 def sar_features(
@@ -422,18 +429,28 @@ def sar_features(
         "tolerance": tolerance,
         "normalise": normalise,
     }
-    outs = xr.apply_ufunc(
-        _sar_block,
-        *[sar[n] for n in names],
-        kwargs=kwargs,
-        input_core_dims=[[tdim]] * len(names),
-        output_core_dims=[["_target"]] * len(outputs),
-        dask="parallelized",
-        output_dtypes=[np.int8 if o == "sar_flag" else np.float32 for o in outputs],
-        dask_gufunc_kwargs={"output_sizes": {"_target": tau.size}},
-    )
-    if len(outputs) == 1:
-        outs = (outs,)
-    ds = xr.Dataset(dict(zip(outputs, outs, strict=True)))
-    ds = ds.drop_vars([c for c in ds.coords if tdim in ds[c].dims], errors="ignore")
-    return ds.rename({"_target": out_tdim}).assign_coords({out_tdim: targets})
+    ydim, xdim = validate.find_spatial_dims(sar)
+    pols = [sar[n].transpose(tdim, ydim, xdim).data for n in names]
+    dtypes = [np.int8 if o == "sar_flag" else np.float32 for o in outputs]
+    if not any(isinstance(p, dsa.Array) for p in pols):
+        arrays = _sar_tile(*pols, **kwargs)
+    else:  # one task per tile for every feature, then one per output (no transposes)
+        pols = [dsa.asarray(p).rechunk({0: -1}) for p in pols]
+        pols = [p.rechunk(dict(enumerate(pols[0].chunks))) for p in pols]
+        tiles = dsa.map_blocks(
+            _sar_tile,
+            *pols,
+            drop_axis=0,
+            chunks=pols[0].chunks[1:],
+            dtype=object,
+            meta=np.empty((0, 0), dtype=object),
+            name=f"stori-sar-features-{tokenize(*pols, kwargs)}",
+            **kwargs,
+        )
+        arrays = [
+            pick(tiles, str(o), tau.size, i, None, d)
+            for i, (o, d) in enumerate(zip(outputs, dtypes, strict=True))
+        ]
+    dims = (out_tdim, ydim, xdim)
+    coords = {out_tdim: targets, ydim: sar[ydim], xdim: sar[xdim]}
+    return xr.Dataset({o: (dims, a) for o, a in zip(outputs, arrays, strict=True)}, coords=coords)

@@ -541,8 +541,12 @@ def _check_sar_values(block: np.ndarray, name: str, units: str) -> np.ndarray:
     return block
 
 
-def _check_reflectance_values(block: np.ndarray, name: str) -> np.ndarray:
-    """Raise :class:`UnscaledReflectanceError` when values look like digital numbers."""
+def check_reflectance_block(block: np.ndarray, name: str) -> np.ndarray:
+    """Raise :class:`UnscaledReflectanceError` when a block of values looks like digital numbers.
+
+    Used as it is inside the tasks of the gap filling, and through
+    :func:`check_reflectance_values` on DataArrays.
+    """
     v = _finite_sample(block)
     if v.size and float(np.median(v)) > 2.0:
         raise UnscaledReflectanceError(
@@ -570,7 +574,7 @@ def check_sar_values(var: xr.DataArray, units: str) -> xr.DataArray:
 
 def check_reflectance_values(var: xr.DataArray) -> xr.DataArray:
     """Check that optical values are reflectance, not digital numbers."""
-    return checked(var, _check_reflectance_values, str(var.name))
+    return checked(var, check_reflectance_block, str(var.name))
 
 
 def check_not_all_missing(var: xr.DataArray, what: str) -> None:

@@ -71,6 +71,17 @@ def test_speed_benchmark_runs():
     assert "px-series/s" in res.stdout and "kernel" in res.stdout
 
 
+def test_graph_benchmark_runs():
+    res = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "graph.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO.parent,
+    )
+    assert "tasks/chunk" in res.stdout
+
+
 def test_example_script_runs(wc1, tmp_path):
     script = REPO / "examples" / "gapfill_worldcereal.py"
     res = subprocess.run(

@@ -102,11 +102,11 @@ def test_small_radius_dask_equals_numpy(pair, radius):
 
 
 def test_eager_tiles_equal_one_block(pair, monkeypatch):
-    import stori_xr.fill as fill
+    from stori_xr import blocks
 
     opt, sar = pair
     whole = interpolate(opt, sar, method="kernel", radius=3)
-    monkeypatch.setattr(fill, "EAGER_TILE", 5)
+    monkeypatch.setattr(blocks, "TILE", 5)
     tiled = interpolate(opt, sar, method="kernel", radius=3)
     assert_same(whole, tiled)
 
@@ -291,13 +291,13 @@ def test_numpy_tiles_without_affinity_support(monkeypatch):
     # macOS and Windows have no os.sched_getaffinity: the tiles still run
     import os
 
-    from stori_xr import fill
+    from stori_xr import blocks, fill
     from stori_xr.datasets import make_scene
 
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
-    assert fill._usable_cores() >= 1
+    assert blocks.usable_cores() >= 1
     scene = make_scene(20, 20, periods=8, seed=2)
-    monkeypatch.setattr(fill, "EAGER_TILE", 8)
+    monkeypatch.setattr(blocks, "TILE", 8)
     out = fill.interpolate(scene.optical, scene.sar, method="linear")
     assert out.sizes == scene.optical[next(iter(out.data_vars))].sizes
 
@@ -328,3 +328,31 @@ def test_bands_with_different_chunks_get_one_chunking(method):
     for name in eager.data_vars:
         np.testing.assert_array_equal(lazy[name].values, eager[name].values)
     assert mixed.stori.align(sar).chunksizes["y"] == (12, 12)
+
+
+def test_graph_has_one_layer_per_operation():
+    # stack, overlap, one task per tile for the method, one per output variable and tile:
+    # no transposes for block indexing, no outputs packed into one float array
+    from stori_xr.datasets import make_scene
+
+    scene = make_scene(64, 64, periods=12, seed=4, chunks={"y": 16, "x": 16})
+    out = scene.optical.stori.interpolate(scene.sar, method="kernel")
+    graph = out.__dask_graph__()
+    names = [str(name).rsplit("-", 1)[0] for name in graph.layers]
+    assert not [n for n in names if n.startswith(("transpose", "astype", "concatenate"))]
+    tiles = out.B05.data.npartitions
+    kernel = [layer for name, layer in graph.layers.items() if name.startswith("stori-kernel-")]
+    assert sum(len(layer) for layer in kernel) == tiles * (1 + len(out.data_vars))
+    assert out.stori_source.data.dtype == np.int8
+    chunks = sum(v.data.npartitions for v in out.data_vars.values())
+    assert len(dict(graph)) / chunks <= 15
+
+
+def test_numpy_input_runs_inside_a_dask_task_without_a_pool_of_its_own():
+    import dask
+
+    opt, sar = make_optical(nt=20, ny=12, nx=12), make_sar(ny=6, nx=6)
+    eager = opt.stori.interpolate(sar)
+    nested = dask.delayed(lambda: opt.stori.interpolate(sar))().compute(scheduler="threads")
+    for name in eager.data_vars:
+        np.testing.assert_array_equal(nested[name].values, eager[name].values)
