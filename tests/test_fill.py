@@ -356,3 +356,40 @@ def test_numpy_input_runs_inside_a_dask_task_without_a_pool_of_its_own():
     nested = dask.delayed(lambda: opt.stori.interpolate(sar))().compute(scheduler="threads")
     for name in eager.data_vars:
         np.testing.assert_array_equal(nested[name].values, eager[name].values)
+
+
+def test_chunks_too_large_for_the_workers_are_refused_with_the_size_to_use():
+    import dask.array as dsa
+    from dask.distributed import Client, LocalCluster
+
+    from stori_xr.exceptions import ChunkingError
+
+    opt, sar = make_optical(nt=30, ny=8, nx=8), make_sar(ny=4, nx=4)
+    big = xr.Dataset(
+        {
+            b: (("time", "y", "x"), dsa.full((30, 2048, 2048), 0.2, "float32", chunks=1024))
+            for b in ("B04", "B08")
+        },
+        coords={"time": opt.time, "y": np.arange(2048.0) * -10, "x": np.arange(2048.0) * 10},
+    )
+    sar = xr.Dataset(
+        {
+            p: (("time", "y", "x"), dsa.full((sar.sizes["time"], 2048, 2048), -12.0, "float32"))
+            for p in ("VV", "VH")
+        },
+        coords={"time": sar.time, "y": big.y, "x": big.x},
+    )
+    sar.VV.attrs["units"] = sar.VH.attrs["units"] = "dB"
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=2,
+            memory_limit="512MiB",
+            processes=False,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster),
+    ):
+        with pytest.raises(ChunkingError, match=r"use chunks of (\d+) px or fewer"):
+            big.stori.interpolate(sar, method="linear")
+        big.chunk({"y": 128, "x": 128}).stori.interpolate(sar, method="linear")  # fits
