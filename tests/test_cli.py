@@ -82,6 +82,17 @@ def test_graph_benchmark_runs():
     assert "tasks/chunk" in res.stdout
 
 
+def test_scale_benchmark_runs():
+    res = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "scale.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO.parent,
+    )
+    assert "kernel px/cpu-s" in res.stdout and "client peak" in res.stdout
+
+
 def test_example_script_runs(wc1, tmp_path):
     script = REPO / "examples" / "gapfill_worldcereal.py"
     res = subprocess.run(
