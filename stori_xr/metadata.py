@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,12 @@ from stori_xr.exceptions import IncompleteStoreError, IncompleteStoreWarning, wa
 WRITE_STATUS = "stori_write_status"
 INCOMPLETE = "incomplete"
 COMPLETE = "complete"
+
+#: Global attribute of the stores stori_xr writes: the version of stori_xr that wrote it.
+VERSION = "stori_version"
+
+#: The time stamp that starts each ``history`` line (see :func:`history_line`).
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: ", re.MULTILINE)
 
 #: Attributes that describe how a source file stored its values, not the values: carried
 #: over to a new variable they would change how it is written and read back.
@@ -52,12 +59,23 @@ def history_line(call: str) -> str:
     return f"{now}: stori_xr {_version()} {call}"
 
 
+def history_without_times(history: str) -> str:
+    """``history`` with the time stamps of its lines removed (to compare two histories)."""
+    return _STAMP.sub("", str(history))
+
+
+def provenance() -> dict[str, str]:
+    """The global attributes a store gets from the writer: the stori_xr version."""
+    return {VERSION: _version()}
+
+
 def append_history(attrs: Mapping[str, Any], call: str) -> dict[str, Any]:
     """Return a copy of ``attrs`` whose ``history`` ends with a line for ``call``.
 
-    A store's write status is not carried over: the result is a new object, not a store.
+    A store's write status and writer version are not carried over: the result is a new
+    object, not a store.
     """
-    out = {k: v for k, v in attrs.items() if k != WRITE_STATUS}
+    out = {k: v for k, v in attrs.items() if k not in (WRITE_STATUS, VERSION)}
     previous = str(out.get("history", "")).rstrip("\n")
     line = history_line(call)
     out["history"] = f"{previous}\n{line}" if previous else line

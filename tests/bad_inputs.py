@@ -1336,6 +1336,14 @@ SCENES = Group(
     ],
 )
 
+
+def _plain_store(ctx: Context) -> Path:
+    """A Zarr store written by plain xarray (no stori_xr write status)."""
+    store = ctx.tmp / "plain.zarr"
+    _interp(ctx).to_zarr(store, consolidated=False)
+    return store
+
+
 OUTPUT = Group(
     "Output stores",
     "Writing results with `stori_xr.output.to_zarr` (or `.stori.to_zarr`), and reading "
@@ -1376,6 +1384,63 @@ OUTPUT = Group(
             lambda c: open_cube(c.incomplete_store, allow_incomplete=True),
             ex.IncompleteStoreWarning,
             r"^<tmp>/incomplete\.zarr is incomplete .*read as NaN / no_data",
+        ),
+        BadInput(
+            "store-resume-overwrite",
+            "`to_zarr(..., mode='w', resume=True)`",
+            lambda c: to_zarr(_interp(c), c.tmp / "resumed.zarr", mode="w", resume=True),
+            ex.OptionError,
+            r"resume=True finishes the write of an existing store, mode='w' replaces it",
+        ),
+        BadInput(
+            "store-resume-append",
+            "`to_zarr(..., resume=True, append_dim='time')`",
+            lambda c: to_zarr(_interp(c), _written(c), resume=True, append_dim="time"),
+            ex.OptionError,
+            r"does not take append_dim=",
+        ),
+        BadInput(
+            "store-resume-other-layout",
+            "`to_zarr(..., resume=True)` of a result on other dates than the store's",
+            lambda c: to_zarr(
+                _interp(c, times="10D").chunk({"y": 3, "x": 3}), c.incomplete_store, resume=True
+            ),
+            ex.StoreExistsError,
+            r"cannot resume the Zarr store '<tmp>/incomplete\.zarr': it holds another "
+            r"result than this one \('shape'",
+        ),
+        BadInput(
+            "store-resume-foreign",
+            "`to_zarr(..., resume=True)` onto a Zarr store written by plain xarray",
+            lambda c: to_zarr(_interp(c), _plain_store(c), resume=True),
+            ex.StoreExistsError,
+            r"plain\.zarr': it was not written by stori_xr",
+        ),
+        BadInput(
+            "store-resume-not-zarr",
+            "`to_zarr(..., resume=True)` onto a NetCDF file",
+            lambda c: to_zarr(_interp(c), c.tiny_s2[32631], resume=True),
+            ex.StoreExistsError,
+            r"s2_32631\.nc': it exists but is not a readable Zarr store",
+        ),
+        BadInput(
+            "store-resume-complete",
+            "`to_zarr(..., resume=True)` onto a complete store (a warning; nothing written)",
+            lambda c: to_zarr(_interp(c), _written(c), resume=True),
+            ex.StoriWarning,
+            r"out\.zarr' is already complete: nothing to resume",
+        ),
+        BadInput(
+            "store-chunks-across-tiles",
+            "`encoding={'B04': {'chunks': (12, 2, 2)}}, safe_chunks=False` for 3 px dask chunks",
+            lambda c: to_zarr(
+                _interp(c).chunk({"y": 3, "x": 3}),
+                c.tmp / "across.zarr",
+                encoding={"B04": {"chunks": (12, 2, 2)}},
+                safe_chunks=False,
+            ),
+            ex.ChunkingError,
+            r"Zarr chunks of 'B04' \(2 along 'y'\) cut across the dask chunks",
         ),
     ],
 )
