@@ -40,7 +40,13 @@ from stori_xr.dates import (
 from stori_xr.exceptions import MethodError, MissingVariableError, OptionError
 from stori_xr.kernels import baselines, stori, whittaker
 from stori_xr.kernels.flags import FLAG_MEANINGS, FLAG_VALUES, NODATA, OBSERVED
-from stori_xr.metadata import append_history, copy_crs, format_call, value_attrs
+from stori_xr.metadata import (
+    append_history,
+    copy_crs,
+    format_call,
+    options_record,
+    value_attrs,
+)
 
 BlockFunction = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -396,6 +402,16 @@ def interpolate(
         ),
     )
     out.attrs["stori_method"] = method
+    out.attrs["stori_options"] = options_record(
+        times=times,
+        max_gap=max_gap,
+        tolerance=tolerance,
+        valid_range=valid_range,
+        bands=names,
+        **{**spec.defaults, **options},
+    )
+    inputs = {"optical": ds.attrs.get("source"), "sar": getattr(sar, "attrs", {}).get("source")}
+    out.attrs["stori_inputs"] = options_record(**{k: v for k, v in inputs.items() if v})
     out = copy_crs(out, ds)
     if was_dataarray:
         return _to_band_dataarray(out, names, optical)

@@ -174,3 +174,27 @@ def check_write_status(
             "allow_incomplete=True to open it anyway."
         )
     warn(message + ".", IncompleteStoreWarning)
+
+
+def options_record(**options: Any) -> str:
+    """Options as one JSON object, for a global attribute (Zarr and NetCDF keep strings).
+
+    Values JSON cannot hold (tuples become lists; dates, arrays …) are written as text.
+
+    Examples
+    --------
+    >>> options_record(method="kernel", radius=8, valid_range=(0.0, 1.0))
+    '{"method": "kernel", "radius": 8, "valid_range": [0.0, 1.0]}'
+    """
+    import json
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, str | int | float | bool) or value is None:
+            return value
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        return str(value)
+
+    return json.dumps({k: plain(v) for k, v in options.items()})

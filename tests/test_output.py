@@ -411,3 +411,18 @@ def test_append_removes_the_record_it_would_make_wrong(scene, tmp_path):
     back = xr.open_zarr(store)
     assert back.attrs[WRITE_STATUS] == COMPLETE
     _assert_values_equal(back, out)
+
+
+def test_store_records_method_options_and_inputs(scene, tmp_path):
+    import json
+
+    optical = scene.optical.assign_attrs(source="optical.nc")
+    sar = scene.sar.assign_attrs(source="sar.nc")
+    out = optical.stori.interpolate(sar, method="kernel", times="10D", radius=4)
+    out.stori.to_zarr(tmp_path / "out.zarr")
+    attrs = xr.open_zarr(tmp_path / "out.zarr").attrs
+    options = json.loads(attrs["stori_options"])
+    assert attrs["stori_method"] == "kernel" and attrs["stori_version"]
+    assert options["times"] == "10D" and options["radius"] == 4 and options["n_similar"] == 8
+    assert options["bands"] == list(scene.optical.data_vars)[:-1]
+    assert json.loads(attrs["stori_inputs"]) == {"optical": "optical.nc", "sar": "sar.nc"}
