@@ -3,8 +3,11 @@
 import argparse
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +209,7 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_option_has_help_choices_and_default():
     subparsers = _subparsers()
-    assert set(subparsers) == {"demo", "evaluate"}
+    assert set(subparsers) == {"demo", "interpolate", "evaluate"}
     for name, parser in subparsers.items():
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction):
@@ -216,6 +219,7 @@ def test_every_option_has_help_choices_and_default():
             if action.option_strings:  # an option: its default is shown, None included
                 assert "default:" in action.help, where
     assert subparsers["demo"]._option_string_actions["--method"].choices == sorted(METHODS)
+    assert subparsers["interpolate"]._option_string_actions["--method"].choices == sorted(METHODS)
     assert subparsers["evaluate"]._option_string_actions["--methods"].choices == sorted(METHODS)
     for name, parser in subparsers.items():
         text = re.sub(r"-\n\s*", "-", parser.format_help())  # argparse wraps at hyphens
@@ -372,3 +376,320 @@ def test_docs_cover_every_option_and_exit_code():
     assert "`--version`" in docs
     for code in (cli.EXIT_OK, cli.EXIT_ERROR, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED):
         assert f"| {code} |" in docs, code
+
+
+def test_demo_refuses_an_existing_store_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *FAST, "--method", "linear"]) == 0
+    before = _snapshot(out)
+    capsys.readouterr()
+    assert main(["demo", "--out", str(out), *FAST, "--method", "whittaker"]) == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    assert "reflectance.zarr already exists; pass --overwrite" in _one_error_line(captured.err)
+    assert captured.out == ""  # refused before the scene was made
+    assert _snapshot(out) == before
+    assert main(["demo", "--out", str(out), *FAST, "--method", "whittaker", "--overwrite"]) == 0
+    assert xr.open_zarr(out / "reflectance.zarr").attrs["stori_method"] == "whittaker"
+
+
+def test_demo_scores_with_one_dask_computation(tmp_path, raise_if_dask_computes):
+    from stori_xr.datasets import make_scene
+    from stori_xr.io import open_cube
+
+    scene = make_scene(24, 24, periods=16, seed=2, chunks={"y": 12, "x": 12})
+    out = scene.optical.stori.interpolate(scene.sar, method="linear")
+    out.stori.to_zarr(tmp_path / "out.zarr")
+    written = open_cube(tmp_path / "out.zarr", chunks={})
+    with raise_if_dask_computes(1):  # the reductions, not one load per band
+        rmse = cli._gap_rmse(written, scene)
+    gaps = ~scene.optical.clear.values
+    err = np.concatenate([(written[b].values - scene.truth[b].values)[gaps] for b in scene.truth])
+    assert rmse == pytest.approx(np.sqrt(np.nanmean(err**2)), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- stori interpolate
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file below ``folder`` with its size and modification time."""
+    return {
+        str(f.relative_to(folder)): (f.stat().st_size, f.stat().st_mtime_ns)
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }
+
+
+def _patch_args(wc1: Path) -> list[str]:
+    s2 = sorted(str(f) for f in wc1.glob("S2_L2A_*m_*.nc"))  # 10 m and 20 m
+    (s1,) = wc1.glob("S1_GRD-*_20m_*.nc")
+    return ["--optical", *s2, "--sar", str(s1), "--chunks", "32"]
+
+
+def _in_python(wc1: Path, method: str = "kernel", **kwargs) -> xr.Dataset:
+    """What stori interpolate should write, computed in Python."""
+    from stori_xr.io import open_sentinel1, open_sentinel2
+
+    chunks = {"y": 32, "x": 32}
+    s2 = open_sentinel2(sorted(wc1.glob("S2_L2A_*m_*.nc")), chunks=chunks)
+    s1 = open_sentinel1(next(wc1.glob("S1_GRD-*_20m_*.nc")), chunks=chunks)
+    return s2.stori.interpolate(s1, method=method, **kwargs).compute()
+
+
+def _assert_written(store: Path, expected: xr.Dataset) -> None:
+    written = xr.open_zarr(store)
+    assert written.attrs["stori_write_status"] == "complete"
+    xr.testing.assert_equal(written.drop_vars("spatial_ref"), expected.drop_vars("spatial_ref"))
+    assert written.rio.crs == expected.rio.crs
+
+
+def test_interpolate_real_patch_threaded(wc1, tmp_path, capsys):
+    store = tmp_path / "out.zarr"
+    start = time.perf_counter()
+    assert main(["interpolate", *_patch_args(wc1), "--out", str(store)]) == 0
+    seconds = time.perf_counter() - start
+    _assert_written(store, _in_python(wc1))
+    captured = capsys.readouterr()
+    assert "% Completed" in captured.err and "% Completed" not in captured.out
+    assert "optical: Sentinel-2 L2A (WorldCereal), 2 files, 118 dates" in captured.err
+    assert "SAR: Sentinel-1 GRD (WorldCereal), 1 file, 159 dates" in captured.err
+    assert "dask's threaded scheduler" in captured.err
+    lines = dict(line.split(maxsplit=1) for line in captured.out.splitlines())
+    assert set(lines) == {"output", "pixels", "dates", "bands", "seconds", "throughput"}
+    assert lines["output"] == f"{store.resolve()} (complete, 4 of 4 tiles written in this run)"
+    assert lines["pixels"] == "4096 (64 x 64)"
+    assert lines["dates"] == "118"
+    assert lines["bands"].startswith("10: B02 B03 B04")
+    assert re.fullmatch(r"[\d,]+ pixel-series/s", lines["throughput"])
+    print(f"stori interpolate, real patch, threaded: {seconds:.1f} s")  # reported, not asserted
+
+
+def test_interpolate_real_patch_on_a_local_cluster(wc1, tmp_path, capsys):
+    store = tmp_path / "out.zarr"
+    argv = ["interpolate", *_patch_args(wc1), "--out", str(store), "--method", "linear"]
+    start = time.perf_counter()
+    assert main([*argv, "--workers", "2", "--memory-limit", "1GB"]) == 0
+    seconds = time.perf_counter() - start
+    _assert_written(store, _in_python(wc1, "linear"))
+    captured = capsys.readouterr()
+    assert "LocalCluster of 2 worker processes x 1 thread, memory limit 1GB each" in captured.err
+    assert "% Completed" in captured.err and "% Completed" not in captured.out
+    assert "(complete, 4 of 4 tiles written in this run)" in captured.out
+    print(f"stori interpolate, real patch, LocalCluster: {seconds:.1f} s")
+
+
+@pytest.fixture
+def scene_stores(tmp_path):
+    """A synthetic scene (make_scene) written as two plain Zarr stores, and the scene."""
+    from stori_xr.datasets import make_scene
+
+    scene = make_scene(24, 24, periods=16, seed=5, chunks={"y": 12, "x": 12})
+    with warnings.catch_warnings():  # zarr: consolidated metadata is not in its spec
+        warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
+        scene.optical.to_zarr(tmp_path / "optical.zarr")
+        scene.sar.to_zarr(tmp_path / "sar.zarr")
+    args = ["--optical", str(tmp_path / "optical.zarr"), "--sar", str(tmp_path / "sar.zarr")]
+    return [*args, "--chunks", "12"], scene
+
+
+def test_interpolate_zarr_input(scene_stores, tmp_path, capsys):
+    args, scene = scene_stores
+    store = tmp_path / "out.zarr"
+    assert main(["interpolate", *args, "--out", str(store), "--times", "10D"]) == 0
+    assert "optical: generic Zarr cube, 1 file, 16 dates" in capsys.readouterr().err
+    expected = scene.optical.stori.interpolate(scene.sar, times="10D").compute()
+    _assert_written(store, expected)
+
+
+def test_interpolate_method_options(scene_stores, tmp_path):
+    args, scene = scene_stores
+    store = tmp_path / "out.zarr"
+    options = ["--option", "radius=3", "--option", "candidates=temporal,sar"]
+    assert main(["interpolate", *args, "--out", str(store), *options, "--quiet"]) == 0
+    expected = scene.optical.stori.interpolate(
+        scene.sar, radius=3, candidates=("temporal", "sar")
+    ).compute()
+    _assert_written(store, expected)
+
+
+def test_interpolate_refuses_an_existing_output(scene_stores, tmp_path, capsys):
+    args, _ = scene_stores
+    store = tmp_path / "out.zarr"
+    assert main(["interpolate", *args, "--out", str(store), "--method", "linear"]) == 0
+    before = _snapshot(store)
+    capsys.readouterr()
+    assert main(["interpolate", *args, "--out", str(store)]) == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    line = _one_error_line(captured.err)
+    assert "out.zarr already exists (a complete stori_xr store); pass --overwrite" in line
+    assert captured.out == ""
+    assert _snapshot(store) == before
+    assert main(["interpolate", *args, "--out", str(store), "--overwrite", "--quiet"]) == 0
+    assert xr.open_zarr(store).attrs["stori_method"] == "kernel"
+
+
+@pytest.mark.parametrize("flag", [[], ["--overwrite"], ["--resume"]])
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_interpolate_never_replaces_what_is_not_a_store(tmp_path, capsys, kind, flag):
+    out = tmp_path / "mine"
+    if kind == "file":
+        out.write_text("mine")
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    before = _snapshot(tmp_path)
+    argv = ["interpolate", "--optical", str(tmp_path / "in.nc"), "--out", str(out), *flag]
+    assert main(argv) == cli.EXIT_ERROR
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"mine exists and is a {kind}, not a Zarr store" in line
+    assert _snapshot(tmp_path) == before
+
+
+def test_interpolate_resumes_an_incomplete_store(wc1, tmp_path, capsys):
+    from stori_xr.io import open_optical, open_sar
+    from stori_xr.output import to_zarr
+
+    args = _patch_args(wc1)
+    chunks = {"y": 32, "x": 32}
+    s2 = open_optical(args[1:3], chunks=chunks)
+    s1 = open_sar(args[4:5], chunks=chunks)
+    store = tmp_path / "out.zarr"
+    to_zarr(s2.stori.interpolate(s1, method="linear"), store, compute=False)  # never computed
+    argv = ["interpolate", *args, "--method", "linear", "--out"]
+    assert main([*argv, str(store)]) == cli.EXIT_ERROR
+    line = _one_error_line(capsys.readouterr().err)
+    assert "(an incomplete stori_xr store" in line and "pass --resume to finish it" in line
+    assert main([*argv, str(store), "--resume"]) == 0
+    assert "(complete, 4 of 4 tiles written in this run)" in capsys.readouterr().out
+    assert main([*argv, str(tmp_path / "fresh.zarr"), "--quiet"]) == 0
+    resumed, fresh = xr.open_zarr(store), xr.open_zarr(tmp_path / "fresh.zarr")
+    xr.testing.assert_identical(resumed.drop_attrs(), fresh.drop_attrs())
+    differ = {k for k in resumed.attrs if resumed.attrs[k] != fresh.attrs.get(k)}
+    assert differ <= {"history"}  # its time stamps
+
+
+def test_interpolate_interrupted_leaves_a_store_to_resume(scene_stores, tmp_path, monkeypatch):
+    args, scene = scene_stores
+    store = tmp_path / "out.zarr"
+    argv = ["interpolate", *args, "--out", str(store), "--method", "linear", "--quiet"]
+    compute = cli._compute
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_compute", interrupted)
+    assert main(argv) == cli.EXIT_INTERRUPTED
+    assert xr.open_zarr(store).attrs["stori_write_status"] == "incomplete"
+    monkeypatch.setattr(cli, "_compute", compute)
+    assert main([*argv, "--resume"]) == 0
+    _assert_written(store, scene.optical.stori.interpolate(scene.sar, method="linear").compute())
+
+
+def test_interpolate_on_a_running_scheduler(scene_stores, tmp_path, capsys):
+    from dask.distributed import LocalCluster
+
+    args, scene = scene_stores
+    store = tmp_path / "out.zarr"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address="127.0.0.1:0"
+    ) as cluster:
+        argv = ["interpolate", *args, "--out", str(store), "--method", "linear"]
+        assert main([*argv, "--scheduler", cluster.scheduler_address]) == 0
+    err = capsys.readouterr().err
+    assert f"with the dask scheduler at {cluster.scheduler_address} (1 worker)" in err
+    assert "% Completed" in err
+    _assert_written(store, scene.optical.stori.interpolate(scene.sar, method="linear").compute())
+
+
+def test_interpolate_missing_input_file(tmp_path, capsys):
+    out = tmp_path / "out.zarr"
+    missing = tmp_path / "missing.nc"
+    assert main(["interpolate", "--optical", str(missing), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "missing.nc" in _one_error_line(captured.err)
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_interpolate_file_of_no_known_layout(wc1, tmp_path, capsys):
+    (labels,) = wc1.glob("OUTPUT_POLY-*.nc")
+    assert main(["interpolate", "--optical", str(labels), "--out", str(tmp_path / "o")]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "is in no layout stori_xr reads as optical input" in line
+    assert "Sentinel-2 L2A (WorldCereal)" in line and "generic cube" in line
+
+
+def test_interpolate_bad_scheduler_address(scene_stores, tmp_path, capsys):
+    args, _ = scene_stores
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "out.zarr"
+    start = time.perf_counter()
+    code = main(
+        ["interpolate", *args, "--out", str(out), "--scheduler", f"tcp://127.0.0.1:{port}"]
+    )
+    assert code == cli.EXIT_ERROR
+    assert time.perf_counter() - start < cli.CONNECT_TIMEOUT + 10
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"cannot connect to the dask scheduler at tcp://127.0.0.1:{port}" in line
+    assert not out.exists()
+
+
+def test_interpolate_quiet(scene_stores, tmp_path, capsys):
+    args, _ = scene_stores
+    argv = ["interpolate", *args, "--out", str(tmp_path / "out.zarr"), "--method", "linear"]
+    assert main([*argv, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.startswith("output ") and "pixel-series/s" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--workers", "2", "--scheduler", "tcp://h:8786"], "--scheduler: not allowed with"),
+        (["--memory-limit", "2GB"], "--memory-limit: goes with --workers"),
+        (["--workers", "2", "--memory-limit", "2 apples"], "'2 apples' is not a size"),
+        (["--workers", "0"], "--workers: give 1 or more"),
+        (["--scheduler", "tcp://h:8786", "--threads", "2"], "--threads: not allowed with"),
+        (["--overwrite", "--resume"], "--resume: not allowed with argument --overwrite"),
+        (["--option", "radius"], "'radius' is not KEY=VALUE"),
+        (["--option", "lmbda=10"], "--method kernel takes no option lmbda"),
+        (["--option", "radius=-1"], "radius=-1: give 0 or more pixels"),
+        (["--method", "sar-regression"], "--method: sar-regression needs SAR"),
+        (["--chunks", "0"], "--chunks: give 1 or more"),
+        (["--times", "0D"], "--times: '0D' does not step forward"),
+    ],
+)
+def test_interpolate_refuses_bad_values_before_reading(tmp_path, capsys, args, complaint):
+    out = tmp_path / "out.zarr"
+    argv = ["interpolate", "--optical", str(tmp_path / "missing.nc"), "--out", str(out)]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, *args])
+    assert exit_.value.code == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert complaint in re.sub(r"\s+", " ", captured.err)
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_interpolate_entry_point(scene_stores, tmp_path):
+    args, _ = scene_stores
+    stori = Path(sys.executable).with_name("stori")
+    out = tmp_path / "out.zarr"
+    argv = [str(stori), "interpolate", *args, "--out", str(out), "--method", "linear"]
+    res = subprocess.run(argv, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "% Completed" in res.stderr and "Traceback" not in res.stderr
+    assert res.stdout.startswith(f"output      {out.resolve()} (complete")
+    again = subprocess.run(argv, capture_output=True, text=True)
+    assert again.returncode == 1
+    assert "already exists" in _one_error_line(again.stderr)
+
+
+def test_option_values():
+    assert cli._method_option("radius=6") == ("radius", 6)
+    assert cli._method_option("lmbda = 1e4") == ("lmbda", 1e4)
+    assert cli._method_option("calibrate=false") == ("calibrate", False)
+    assert cli._method_option("candidates=temporal,sar") == ("candidates", ("temporal", "sar"))
+    assert cli._method_option("lmbda=gcv") == ("lmbda", "gcv")

@@ -632,13 +632,16 @@ ROOMS = {
     "cube": ["open_cube", "bands_to_dataset", "to_common_names"],
     "eopatch": ["open_eopatch"],
 }
+# the dispatcher (what stori interpolate reads with) picks a room by each file's layout
+DISPATCHER = {"auto": ["open_optical", "open_sar", "detect_layout", "Layout"]}
 # what each module of stori_xr.io may import from stori_xr: nothing above the readers
 SHARED = {"stori_xr.exceptions", "stori_xr.metadata", "stori_xr.validate"}
 ALLOWED = {
     "chunks": {"stori_xr.exceptions"},
     "decode": SHARED | {"stori_xr.io.chunks"},
     **{room: SHARED | {"stori_xr.io.chunks", "stori_xr.io.decode"} for room in ROOMS},
-    "__init__": {f"stori_xr.io.{m}" for m in (*ROOMS, "chunks", "decode")},
+    "auto": SHARED | {f"stori_xr.io.{m}" for m in (*ROOMS, "chunks", "decode")},
+    "__init__": {f"stori_xr.io.{m}" for m in (*ROOMS, *DISPATCHER, "chunks", "decode")},
 }
 
 
@@ -659,11 +662,12 @@ def _stori_imports(path: Path) -> set[str]:
 def test_readers_have_rooms_by_product() -> None:
     folder = Path(io.__file__).parent
     assert sorted(p.stem for p in folder.glob("*.py")) == sorted(ALLOWED)
-    for room, names in ROOMS.items():
+    rooms = {**ROOMS, **DISPATCHER}
+    for room, names in rooms.items():
         module = importlib.import_module(f"stori_xr.io.{room}")
         for name in names:
             assert getattr(io, name) is getattr(module, name), name
-    public = [name for names in ROOMS.values() for name in names if name.islower()]
+    public = [name for names in rooms.values() for name in names if name.islower()]
     assert sorted(io.__all__) == sorted(public)
     for path in folder.glob("*.py"):
         assert _stori_imports(path) <= ALLOWED[path.stem], path.name

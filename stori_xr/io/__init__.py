@@ -4,7 +4,9 @@ One module per product — :mod:`~stori_xr.io.sentinel2`, :mod:`~stori_xr.io.sen
 :mod:`~stori_xr.io.landsat`, :mod:`~stori_xr.io.cube` (generic NetCDF/Zarr/GeoTIFF,
 band stacks, common names), :mod:`~stori_xr.io.eopatch` — over the steps they share in
 :mod:`~stori_xr.io.decode` (opening, decoding, tidying, grids) and the chunking rule in
-:mod:`~stori_xr.io.chunks`. Time is found by :func:`stori_xr.validate.find_time_dim`
+:mod:`~stori_xr.io.chunks`; :mod:`~stori_xr.io.auto` picks the reader from each file's
+layout (:func:`open_optical`, :func:`open_sar`, as ``stori interpolate`` reads). Time is
+found by :func:`stori_xr.validate.find_time_dim`
 and SAR units read by :func:`stori_xr.validate.parse_sar_units`, as in the validation.
 
 Every reader returns an :class:`xarray.Dataset` with dimensions ``time``, ``y``, ``x``
@@ -46,6 +48,8 @@ bands, ``qualityInformation`` for masks (``SCL``, ``clear``, ``pixel_qa`` …) a
 
 from __future__ import annotations
 
+from stori_xr.io.auto import Layout as Layout
+from stori_xr.io.auto import detect_layout, open_optical, open_sar
 from stori_xr.io.chunks import Chunks as Chunks
 from stori_xr.io.cube import bands_to_dataset, open_cube, to_common_names
 from stori_xr.io.decode import PathLike as PathLike
@@ -60,9 +64,12 @@ from stori_xr.io.sentinel2 import open_sentinel2
 
 __all__ = [
     "bands_to_dataset",
+    "detect_layout",
     "open_cube",
     "open_eopatch",
     "open_landsat8",
+    "open_optical",
+    "open_sar",
     "open_sentinel1",
     "open_sentinel2",
     "to_common_names",
