@@ -1407,7 +1407,8 @@ OUTPUT = Group(
             ),
             ex.StoreExistsError,
             r"cannot resume the Zarr store '<tmp>/incomplete\.zarr': it holds another "
-            r"result than this one \('shape'",
+            r"result than this one \(attribute 'stori_options'.*'shape': \(12, 6, 6\) in "
+            r"the store, \(6, 6, 6\) in this result",
         ),
         BadInput(
             "store-resume-foreign",
