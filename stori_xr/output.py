@@ -192,7 +192,9 @@ def to_zarr(
             _consolidate(group, target)  # readers of the consolidated metadata see it
         return group
 
-    group = _create(ds, store, path, "w" if resume and path is not None else mode, kwargs, prepare)
+    template, options = _metadata_only(ds, kwargs)
+    mode = "w" if resume and path is not None else mode
+    group = _create(template, store, path, mode, options, prepare)
     return _run(_writes(ds, plan, target, group, None, kwargs), compute)
 
 
@@ -283,6 +285,29 @@ def _exists(target: _Target, path: Path | None) -> bool:
     except FileNotFoundError:  # zarr's GroupNotFoundError is one
         return False
     return True
+
+
+def _metadata_only(ds: xr.Dataset, kwargs: Mapping[str, Any]) -> tuple[xr.Dataset, dict]:
+    """``ds`` with each dask-backed variable as one empty chunk, and the encoding to use.
+
+    Creating a store from it writes the same metadata as from ``ds`` (the Zarr chunks
+    are set in the encoding to the dask chunks of ``ds``), without building xarray's own
+    write graph for the data (seconds for a whole tile): the tiles write the data.
+    """
+    import dask.array as dsa
+
+    encoding = {k: dict(v) for k, v in (kwargs.get("encoding") or {}).items()}
+    template = ds.copy()
+    for name, var in ds.variables.items():
+        if var.chunks is None:
+            continue
+        chunks = tuple(c[0] for c in var.chunks)
+        empty = var.copy(deep=False, data=dsa.empty(var.shape, dtype=var.dtype, chunks=-1))
+        empty.encoding = {**var.encoding, "chunks": chunks}
+        template[name] = empty
+        if name in encoding:  # xarray replaces the variable's encoding with the given one
+            encoding[name].setdefault("chunks", chunks)
+    return template, ({**kwargs, "encoding": encoding} if encoding else dict(kwargs))
 
 
 def _create(
@@ -486,11 +511,9 @@ def _writes(
     """
     import dask
     import dask.array as da
-    from dask.array.optimization import optimize
     from dask.base import tokenize
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
-    from dask.utils import ensure_dict
 
     zarr_format = group.metadata.zarr_format
     names = plan.tiled + plan.whole
@@ -557,9 +580,17 @@ def _writes(
         layers.append(written.dask)
         if done is None or done[1][n] != _WRITTEN:
             keys.append((written.name,))
-    graph = ensure_dict(optimize(HighLevelGraph.merge(*layers), keys)) if keys else {}
+    # the graph as built (dask optimises it when it computes): a whole tile's tasks are
+    # not materialised here; only a resume culls it to the tasks still to run
     final = f"stori-mark-complete-{tokenize(token, keys)}"
-    graph[final] = (_mark_complete, list(keys), target)
+    graph = HighLevelGraph.merge(*layers) if keys else HighLevelGraph({}, {})
+    if done is not None and keys:
+        graph = graph.cull(set(keys))
+    layer = {final: (_mark_complete, list(keys), target)}
+    graph = HighLevelGraph(
+        {**graph.layers, final: layer},
+        {**graph.dependencies, final: set(graph.layers)},
+    )
     return Delayed(final, graph)
 
 
@@ -706,10 +737,11 @@ def _layout_differences(ds: xr.Dataset, group: Any, kwargs: Mapping[str, Any]) -
     import zarr
 
     memory = zarr.storage.MemoryStore()
-    options = {k: v for k, v in kwargs.items() if k not in _LOCATION}
+    template, options = _metadata_only(ds, kwargs)
+    options = {k: v for k, v in options.items() if k not in _LOCATION}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
-        ds.to_zarr(memory, mode="w-", compute=False, **options)
+        template.to_zarr(memory, mode="w-", compute=False, **options)
     fresh = _Target(memory, kwargs.get("group")).open("r")
     attrs = _compare(_global_attrs(group), _global_attrs(fresh))
     out = [f"attribute {line}" for line in attrs if not line.startswith("'history'")]
