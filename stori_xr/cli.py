@@ -55,7 +55,7 @@ _USER_OS_ERRORS = (
 CONNECT_TIMEOUT = 5
 
 #: Side (pixels) of the tiles ``stori interpolate`` reads and computes, by default.
-DEFAULT_CHUNKS = 256
+DEFAULT_CHUNKS = 128
 
 #: The methods ``stori evaluate`` compares unless told otherwise.
 _EVALUATE_METHODS = ("kernel", "linear", "whittaker", "sar-regression")
