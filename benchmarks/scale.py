@@ -32,6 +32,8 @@ from pathlib import Path
 
 import xarray as xr
 
+from stori_xr.exceptions import StoriError
+
 warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
 
 
@@ -67,6 +69,19 @@ def _spilled(client) -> float:
         return float(total.disk) if total is not None else 0.0
 
     return sum(client.run(spilled).values()) / 2**20
+
+
+def _breakdown(stream: list[dict]) -> list[tuple[str, float]]:
+    """Compute seconds of the tasks by kind (the key's name without its token)."""
+    seconds: dict[str, float] = {}
+    for task in stream:
+        key = task["key"]
+        name = key[0] if isinstance(key, tuple) else str(key)
+        kind = name.rsplit("-", 1)[0]
+        for part in task["startstops"]:
+            if part["action"] == "compute":
+                seconds[kind] = seconds.get(kind, 0.0) + part["stop"] - part["start"]
+    return sorted(seconds.items(), key=lambda kv: -kv[1])
 
 
 def run_one(optical: Path, sar: Path, out: Path, workers: int, memory: str, method: str):
@@ -124,6 +139,7 @@ def run_one(optical: Path, sar: Path, out: Path, workers: int, memory: str, meth
                     for t in kernel
                 )
                 figures[job]["kernel_cpu_s"] = busy
+                figures[job]["breakdown"] = _breakdown(stream.data)
     return figures
 
 
@@ -157,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     for chunk in args.chunks:
         optical, sar = _scene(work, args.size, args.periods, chunk)
         for workers in args.workers:
-            f = run_one(optical, sar, work, workers, args.memory_limit, args.method)
+            try:
+                f = run_one(optical, sar, work, workers, args.memory_limit, args.method)
+            except StoriError as error:  # chunks too large for the workers: say so, go on
+                print(f"{chunk:>5} {workers:>7}  refused: {error}")
+                continue
             copy, stori = f["copy"], f["stori"]
             pixels = args.size**2
             peaks = "/".join(f"{p:.0f}" for p in stori["peaks"])
@@ -167,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{pixels / max(stori['kernel_cpu_s'], 1e-9):>15,.0f} {stori['tasks']:>7,} "
                 f"{peaks:>18} {stori['spilled']:>11.0f}"
             )
+            top = stori["breakdown"][:6]
+            print("        task seconds:", ", ".join(f"{k} {v:.0f}" for k, v in top))
     client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"client peak {client_peak:.0f} MiB")
     if args.work is None:
