@@ -1,12 +1,17 @@
-"""Accuracy of every gap-filling method on the real WorldCereal patches.
+"""Accuracy of every gap-filling method on the real WorldCereal patches, under both protocols.
 
-Runs :func:`stori_xr.evaluate.evaluate` (hidden real clear values: transplanted cloud
-masks and long windows, several seeds) on both WorldCereal patches with the six 20 m
-bands, and prints, per patch, the pooled RMSE of the hidden values per gap class, the
-calibration columns, and the RMSE per band::
+Runs :func:`stori_xr.evaluate.evaluate` (hidden real clear values, several seeds) on both
+WorldCereal patches with the six 20 m bands, under each hiding protocol
+(:data:`stori_xr.evaluate.PROTOCOLS`: ``partial``, partly cloudy masks and a window over
+part of the patch; ``whole``, whole dates and whole-patch windows too), and prints, per
+protocol and patch: the pooled RMSE of the hidden values per gap class with the
+calibration columns, the RMSE per band, and every method's error split by whether a
+neighbour within the kernel's search radius is clear on that date and by the kernel's
+``stori_source`` flag::
 
-    python benchmarks/accuracy.py                       # both patches, 3 seeds
-    python benchmarks/accuracy.py --methods linear whittaker --seeds 5 --csv acc.csv
+    python benchmarks/accuracy.py                       # both protocols and patches, 3 seeds
+    python benchmarks/accuracy.py --protocol whole --methods linear whittaker --seeds 5
+    python benchmarks/accuracy.py --csv acc.csv         # and the long table, every seed
     python benchmarks/accuracy.py --quick               # 1 seed, 12 x 12 px (tests)
 
 The data are read from ``$STORI_DATA`` or ``<repo>/../shared/data`` (never the working
@@ -23,10 +28,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stori_xr import fill
-from stori_xr.evaluate import evaluate, format_table, load_worldcereal_patch, summarise
+from stori_xr.evaluate import (
+    ALL_BANDS,
+    PROTOCOLS,
+    SPLITS,
+    evaluate,
+    format_split,
+    format_table,
+    hide_mask,
+    load_worldcereal_patch,
+    summarise,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PATCHES = ("00002806639B424A", "000028085BF08E7E")
@@ -52,10 +68,25 @@ def crop(optical, sar, size: int):
 
 def per_band(summary: pd.DataFrame) -> str:
     """RMSE of all hidden values, one row per method and one column per band."""
-    rows = summary[summary.gap == "all"]
+    rows = summary[(summary.gap == "all") & (summary.split == "all")]
     table = rows.pivot(index="method", columns="band", values="rmse")
     table = table.loc[rows.method.unique(), list(rows.band.unique())]
     return table.to_string(float_format=lambda v: f"{v:.3f}")
+
+
+def hiding(optical, protocol: str, seeds: list[int], hide: dict) -> str:
+    """What the protocol hid, in words: the share of clear values, the dates hidden whole."""
+    clear = optical.clear.values
+    per_date = clear.sum(axis=(1, 2))
+    shares, whole_dates = [], []
+    for seed in seeds:
+        hidden = hide_mask(clear, optical.time.values, seed=seed, protocol=protocol, **hide)
+        shares.append(hidden.sum() / max(clear.sum(), 1))
+        whole_dates.append(int(((hidden.sum(axis=(1, 2)) == per_date) & (per_date > 0)).sum()))
+    return (
+        f"{np.mean(shares):.0%} of the clear values hidden, {np.mean(whole_dates):.1f} "
+        f"dates hidden whole (mean over seeds)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,13 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patches", nargs="+", default=list(PATCHES), help="patch ids")
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
     parser.add_argument(
+        "--protocol",
+        nargs="+",
+        default=list(PROTOCOLS),
+        choices=list(PROTOCOLS),
+        help="hiding protocols to run (default: all of them)",
+    )
+    parser.add_argument(
         "--methods",
         nargs="+",
         default=None,
         help="methods to compare (default: the registered ones among "
         f"{', '.join(DEFAULT_METHODS)})",
     )
-    parser.add_argument("--windows", type=int, default=1, help="long windows hidden per seed")
+    parser.add_argument(
+        "--windows", type=int, default=None, help="long windows hidden per seed (default: 1)"
+    )
     parser.add_argument("--data", default=None, help="data folder (default: see module doc)")
     parser.add_argument("--csv", default=None, help="write the long table (all seeds) here")
     parser.add_argument(
@@ -80,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     root = data_dir(args.data)
     methods = args.methods or [m for m in DEFAULT_METHODS if m in fill.METHODS]
     seeds = list(range(1 if args.quick else args.seeds))
+    hide = {} if args.windows is None else {"n_windows": args.windows}
+    splits = list(SPLITS)
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
     print(
         f"data: {root}  methods: {', '.join(methods)}  seeds: {seeds}  "
+        f"protocols: {', '.join(args.protocol)}  "
         f"python {platform.python_version()}  ({os.cpu_count()} cpus)"
     )
     patches = []
@@ -98,30 +141,41 @@ def main(argv: list[str] | None = None) -> int:
 
     tables = []
     start = time.perf_counter()
-    for patch, optical, sar in patches:
-        t0 = time.perf_counter()
-        hide = {"n_windows": args.windows}
-        table = evaluate(optical, sar, methods=methods, seeds=seeds, hide=hide)
-        elapsed = time.perf_counter() - t0
-        table.insert(0, "patch", patch)
-        tables.append(table)
-        summary = summarise(table.drop(columns="patch"))
-        sizes = optical.sizes
-        hidden = table.groupby("seed").n_hidden.first().mean()
-        clear = int(optical.clear.sum())
-        print()
-        print(
-            format_table(
-                summary,
-                title=f"{patch}: {sizes['time']} dates, {sizes['y']}x{sizes['x']} px, "
-                f"{clear} clear values, {hidden:.0f} hidden per seed "
-                f"({hidden / max(clear, 1):.0%}); pooled RMSE of the 6 bands, mean of "
-                f"{len(seeds)} seed(s); {elapsed:.1f} s",
+    for protocol in args.protocol:
+        for patch, optical, sar in patches:
+            t0 = time.perf_counter()
+            table = evaluate(
+                optical,
+                sar,
+                methods=methods,
+                seeds=seeds,
+                protocol=protocol,
+                splits=splits,
+                hide=hide,
             )
-        )
-        print()
-        print("RMSE per band (all gaps):")
-        print(per_band(summary))
+            elapsed = time.perf_counter() - t0
+            table.insert(0, "protocol", protocol)
+            table.insert(1, "patch", patch)
+            tables.append(table)
+            summary = summarise(table.drop(columns=["protocol", "patch"]))
+            sizes = optical.sizes
+            clear = int(optical.clear.sum())
+            head = f"== protocol {protocol}, patch {patch} "
+            print(f"\n{head}{'=' * max(90 - len(head), 0)}")
+            print(
+                f"{sizes['time']} dates, {sizes['y']}x{sizes['x']} px, {clear} clear values; "
+                f"{hiding(optical, protocol, seeds, hide)}; {elapsed:.1f} s"
+            )
+            print()
+            bands = [b for b in table.band.unique() if b not in (ALL_BANDS, "NDVI")]
+            title = f"pooled RMSE of the {len(bands)} bands, mean of {len(seeds)} seed(s)"
+            print(format_table(summary, title=title))
+            print()
+            print("RMSE per band (all gaps):")
+            print(per_band(summary))
+            for split in splits:
+                print()
+                print(format_split(summary, split, title=f"split by {SPLITS[split]}"))
     print(f"\ntotal {time.perf_counter() - start:.1f} s")
     if args.csv:
         pd.concat(tables, ignore_index=True).to_csv(args.csv, index=False)

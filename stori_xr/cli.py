@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from stori_xr import __version__
+from stori_xr.evaluate import PROTOCOLS
 from stori_xr.exceptions import StoreExistsError, StoriError, StoriWarning
 from stori_xr.fill import METHODS
 from stori_xr.metadata import COMPLETE, WRITE_STATUS
@@ -523,25 +523,33 @@ def _evaluate(args: argparse.Namespace) -> int:
         sar = open_sentinel1(args.sar) if args.sar else None
         cases.append((Path(args.optical[0]).name, optical, sar))
     methods = list(dict.fromkeys(args.methods))  # a method named twice runs once
+    protocols = list(dict.fromkeys(args.protocol))
     tables = []
     for name, optical, sar in cases:
-        table = evaluate(optical, sar, methods=methods, seeds=range(args.seeds))
-        empty = _nothing_scored(name, table, methods)
-        if empty:
-            return _error(empty)
-        table.insert(0, "scene", name)
-        tables.append(table)
-        print(format_table(summarise(table.drop(columns="scene")), title=name))
-        print()
+        for protocol in protocols:
+            table = evaluate(
+                optical, sar, methods=methods, seeds=range(args.seeds), protocol=protocol
+            )
+            empty = _nothing_scored(name, table, methods, protocol)
+            if empty:
+                return _error(empty)
+            table.insert(0, "scene", name)
+            table.insert(1, "protocol", protocol)
+            tables.append(table)
+            summary = summarise(table.drop(columns=["scene", "protocol"]))
+            print(format_table(summary, title=f"{name}, protocol {protocol}"))
+            print()
     if args.csv:
         pd.concat(tables).to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     return EXIT_OK
 
 
-def _nothing_scored(name: str, table: pd.DataFrame, methods: Sequence[str]) -> str | None:
+def _nothing_scored(
+    name: str, table: pd.DataFrame, methods: Sequence[str], protocol: str
+) -> str | None:
     """Why no value of a scene was scored, or None when some were."""
-    from stori_xr.evaluate import ALL_BANDS, hide_mask
+    from stori_xr.evaluate import ALL_BANDS, resolve_protocol
 
     pooled = table[(table["band"] == ALL_BANDS) & (table["gap"] == "all")]
     if pooled["n"].sum() > 0:
@@ -552,12 +560,12 @@ def _nothing_scored(name: str, table: pd.DataFrame, methods: Sequence[str]) -> s
             f"nothing to score in {name}: {', '.join(methods)} filled none of the {hidden} "
             "hidden values"
         )
-    rules = {k: p.default for k, p in inspect.signature(hide_mask).parameters.items()}
-    cloudy, days = rules["donor_cloud"], rules["window_days"]
+    rules = resolve_protocol(protocol)
+    cloudy, days = rules.donor_cloud, rules.window_days
     return (
         f"nothing to score in {name}: no clear value could be hidden; stori evaluate hides "
-        f"the clear values of mostly clear dates (at least {rules['clear_share']:.0%} clear) "
-        f"under the clouds of a partly cloudy date ({cloudy[0]:.0%} to {cloudy[1]:.0%} "
+        f"the clear values of mostly clear dates (at least {rules.clear_share:.0%} clear) "
+        f"under the clouds of a cloudy date ({cloudy[0]:.0%} to {cloudy[1]:.0%} "
         f"cloudy), and every clear value within a window of {days[0]:g} to {days[1]:g} days; "
         "give a longer series with such dates"
     )
@@ -666,7 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="hide real clear values, reconstruct them, score every method",
         description=(
             "Hide real clear values (transplanted cloud masks and a long window),\n"
-            "reconstruct them with each method and print one table of scores per scene."
+            "reconstruct them with each method and print one table of scores per scene\n"
+            "and protocol."
         ),
         epilog=f"{_table_help()}\n\n{_EXIT_CODES}",
         formatter_class=raw,
@@ -716,10 +725,21 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     ev.add_argument(
+        "--protocol",
+        nargs="+",
+        default=["partial"],
+        choices=sorted(PROTOCOLS),
+        metavar="PROTOCOL",
+        help="how clear values are hidden, one or more of: %(choices)s; partial: partly "
+        "cloudy masks and a window over part of the scene (most hidden values keep clear "
+        "neighbours); whole: also whole dates and whole-scene windows, like the scene's "
+        "real gaps (default: partial)",
+    )
+    ev.add_argument(
         "--csv",
         metavar="FILE",
-        help="also write the long table of scores (every method, band, gap class and seed) "
-        "to this CSV file (default: none)",
+        help="also write the long table of scores (every method, band, gap class, seed and "
+        "protocol) to this CSV file (default: none)",
     )
     ev.set_defaults(func=_evaluate, check=_check_evaluate, parser=ev)
     return parser

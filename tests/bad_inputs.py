@@ -42,7 +42,15 @@ import stori_xr  # noqa: F401
 from stori_xr import exceptions as ex
 from stori_xr.align import align
 from stori_xr.datasets import make_scene
-from stori_xr.evaluate import evaluate, gap_days, hide_mask, load_worldcereal_patch, score
+from stori_xr.evaluate import (
+    evaluate,
+    format_split,
+    gap_days,
+    hide_mask,
+    load_worldcereal_patch,
+    neighbour_clear,
+    score,
+)
 from stori_xr.fill import interpolate
 from stori_xr.io import (
     bands_to_dataset,
@@ -323,6 +331,12 @@ def _written(ctx: Context) -> Path:
 
 def _dates(n: int) -> np.ndarray:
     return np.datetime64("2020-01-01T10:30") + np.arange(n) * np.timedelta64(5, "D")
+
+
+def _scores(c: Context) -> pd.DataFrame:
+    """A table of scores without splits: 4 hidden values of one band."""
+    truth = np.array([[0.1, 0.2, 0.3, 0.4]])
+    return score(truth, truth + 0.01, None, np.ones(4, bool), np.arange(4.0), ["B04"], method="m")
 
 
 def _block(nt: int = 8) -> tuple:
@@ -781,6 +795,24 @@ def _whittaker_case(id: str, kwargs: dict[str, Any], match: str, what: str = "")
     )
 
 
+_RNN_OPTIONS = {"epochs": -1, "hidden": 2.5, "seed": "one", "device": "tpu", "model": 3}
+
+
+def _rnn(c: Context, sar: Any = None, **options: Any) -> Any:
+    """``method='stori-rnn'`` on the small cube, with a tiny fit."""
+    sar = c.sar if sar is None else sar
+    return interpolate(c.optical, sar, method="stori-rnn", **{"epochs": 0, **options})
+
+
+def _rnn_model(bands: list[str]) -> bytes:
+    """The bytes of a (zero) stori-rnn model of ``bands``, made without torch."""
+    from stori_xr.ranker.weights import FittedModel
+
+    nb = len(bands)
+    config = {"n_bands": nb, "n_sar": 2, "hidden": 2, "bands": bands, "sar_features": []}
+    return FittedModel("stori-rnn", config, {}, np.zeros(nb), np.ones(nb)).to_bytes()
+
+
 OPTIONS = Group(
     "Methods and options",
     "The method and the options of `interpolate` (and `align`).",
@@ -823,6 +855,44 @@ OPTIONS = Group(
             ),
             ex.OptionError,
             r"unknown candidates \['optical'\].*option of method='kernel'",
+        ),
+        *(
+            BadInput(
+                f"stori-rnn-{name}",
+                f"`method='stori-rnn', {name}={value!r}`",
+                lambda c, name=name, value=value: _rnn(c, **{name: value}),
+                ex.OptionError,
+                rf"^{name}=.*: give .* \(an option of method='stori-rnn'\)\.$",
+            )
+            for name, value in _RNN_OPTIONS.items()
+        ),
+        BadInput(
+            "stori-rnn-model-missing",
+            "`method='stori-rnn', model='missing.bin'` (no such file)",
+            lambda c: _rnn(c, model=str(c.tmp / "missing.bin")),
+            ex.OptionError,
+            r"model='<tmp>/missing\.bin': no such file; give the path of a model saved",
+        ),
+        BadInput(
+            "stori-rnn-model-not-a-model",
+            "`method='stori-rnn', model=b'...'` (bytes that are not a model)",
+            lambda c: _rnn(c, model=b"not a model"),
+            ex.DataFormatError,
+            "this is not a stori_xr model",
+        ),
+        BadInput(
+            "stori-rnn-model-other-bands",
+            "`method='stori-rnn', model=` a model fitted on other bands",
+            lambda c: _rnn(c, model=_rnn_model(["B05", "B8A"])),
+            ex.OptionError,
+            r"fitted on bands \['B05', 'B8A'\]; this input has \['B04', 'B08'\]: give bands=",
+        ),
+        BadInput(
+            "stori-rnn-vv-only",
+            "`method='stori-rnn'` with SAR that has VV only",
+            lambda c: _rnn(c, sar=c.sar[["VV"]]),
+            ex.MissingVariableError,
+            r"reads VH and the radar vegetation index.*give SAR with both VV and VH",
         ),
         BadInput(
             "max-gap-negative",
@@ -1200,7 +1270,8 @@ CHUNKS = Group(
 
 EVALUATION = Group(
     "Evaluation",
-    "`stori_xr.evaluate`: `evaluate`, `hide_mask`, `gap_days`, `score`, `load_worldcereal_patch`.",
+    "`stori_xr.evaluate`: `evaluate`, `hide_mask`, `gap_days`, `neighbour_clear`, `score`, "
+    "`format_split`, `load_worldcereal_patch`.",
     [
         BadInput(
             "evaluate-unknown-method",
@@ -1222,6 +1293,71 @@ EVALUATION = Group(
             lambda c: evaluate(c.optical, c.sar, methods=["linear"], seeds=[-1]),
             ex.OptionError,
             r"seeds=\[-1\]: give one or more integers of 0 or more",
+        ),
+        BadInput(
+            "evaluate-protocol",
+            "`evaluate(..., protocol='cloudy')`",
+            lambda c: evaluate(c.optical, c.sar, methods=["linear"], protocol="cloudy"),
+            ex.OptionError,
+            r"protocol='cloudy' is not a hiding protocol; give one of \['partial', 'whole'\]",
+        ),
+        BadInput(
+            "evaluate-splits",
+            "`evaluate(..., splits=['flag'])`",
+            lambda c: evaluate(c.optical, c.sar, methods=["linear"], splits=["flag"]),
+            ex.OptionError,
+            r"\['flag'\] are not splits; give some of \['neighbour', 'source'\]",
+        ),
+        BadInput(
+            "evaluate-hide-rule",
+            "`evaluate(..., hide={'windows': 2})`",
+            lambda c: evaluate(c.optical, c.sar, methods=["linear"], hide={"windows": 2}),
+            ex.OptionError,
+            r"\['windows'\] are not rules of a hiding protocol; the rules are \['clear_share'",
+        ),
+        BadInput(
+            "hide-mask-window-whole",
+            "`hide_mask(..., window_whole=1.5)`",
+            lambda c: hide_mask(np.ones((5, 4, 4), bool), _dates(5), seed=0, window_whole=1.5),
+            ex.OptionError,
+            r"window_whole=1\.5: give a share from 0 to 1",
+        ),
+        BadInput(
+            "hide-mask-donor-cloud",
+            "`hide_mask(..., donor_cloud=(0.8, 0.2))`",
+            lambda c: hide_mask(
+                np.ones((5, 4, 4), bool), _dates(5), seed=0, donor_cloud=(0.8, 0.2)
+            ),
+            ex.OptionError,
+            r"donor_cloud=\(0\.8, 0\.2\): give \(low, high\) shares with 0 <= low <= high",
+        ),
+        BadInput(
+            "neighbour-clear-2d",
+            "`neighbour_clear` of a 2-D usable mask",
+            lambda c: neighbour_clear(np.ones((5, 4), bool)),
+            ex.DataFormatError,
+            r"usable must have dims \(time, y, x\)",
+        ),
+        BadInput(
+            "neighbour-clear-radius",
+            "`neighbour_clear(..., radius=-1)`",
+            lambda c: neighbour_clear(np.ones((5, 4, 4), bool), radius=-1),
+            ex.OptionError,
+            r"radius=-1: give a whole number of pixels",
+        ),
+        BadInput(
+            "format-split-unknown",
+            "`format_split(summary, 'flags')`",
+            lambda c: format_split(_scores(c), "flags"),
+            ex.OptionError,
+            r"split='flags' is not a split; give one of \['neighbour', 'source'\]",
+        ),
+        BadInput(
+            "format-split-not-evaluated",
+            "`format_split` of a table evaluated without that split",
+            lambda c: format_split(_scores(c), "neighbour"),
+            ex.OptionError,
+            r"no rows of the 'neighbour' split: evaluate with splits=\['neighbour'\]",
         ),
         BadInput(
             "hide-mask-2d",

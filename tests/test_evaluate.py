@@ -1,5 +1,7 @@
-"""Accuracy protocol: hiding, gap lengths, scores, the evaluation loop and its benchmark."""
+"""Accuracy protocol: hiding, gap lengths, scores, splits, the evaluation and its benchmark."""
 
+import ast
+import importlib
 import os
 import subprocess
 import sys
@@ -10,16 +12,24 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import stori_xr.evaluate
+from stori_xr.datasets import make_scene
 from stori_xr.evaluate import (
     GAP_CLASSES,
+    PROTOCOLS,
+    SPLITS,
     evaluate,
+    format_split,
     format_table,
     gap_days,
     hide_mask,
     load_worldcereal_patch,
+    neighbour_clear,
     score,
     summarise,
 )
+from stori_xr.kernels.flags import FLAG_MEANINGS
+from stori_xr.kernels.stori import DEFAULTS as KERNEL_DEFAULTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BANDS = ["B05", "B06", "B07", "B8A", "B11", "B12"]
@@ -132,6 +142,109 @@ def test_hide_mask_hides_twin_acquisitions_together():
         np.testing.assert_array_equal(hidden[6], hidden[7])
 
 
+# ----------------------------------------------------------------------------- protocols
+
+
+def windows_only_clear(nt=100, n=20):
+    """Every value clear: no date is cloudy, so only the long windows hide anything."""
+    return np.ones((nt, n, n), dtype=bool), regular_times(nt)
+
+
+def fully_hidden_dates(hidden, clear):
+    """Dates with clear values, every one of them hidden."""
+    per_date = clear.sum(axis=(1, 2))
+    return (hidden.sum(axis=(1, 2)) == per_date) & (per_date > 0)
+
+
+def test_protocols_are_named_and_partial_is_the_default():
+    assert list(PROTOCOLS) == ["partial", "whole"]
+    assert PROTOCOLS["partial"].donor_cloud == (0.2, 0.8)
+    assert PROTOCOLS["whole"].donor_cloud[1] == 1.0 and PROTOCOLS["whole"].window_whole > 0
+    clear = patterned_clear()
+    times = regular_times(60)
+    for seed in range(3):
+        np.testing.assert_array_equal(
+            hide_mask(clear, times, seed=seed),
+            hide_mask(clear, times, seed=seed, protocol="partial"),
+        )
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOLS))
+def test_protocols_are_reproducible_by_seed(patch1, protocol):
+    optical, _ = patch1
+    clear, times = optical.clear.values, optical.time.values
+    a = hide_mask(clear, times, seed=5, protocol=protocol)
+    np.testing.assert_array_equal(a, hide_mask(clear, times, seed=5, protocol=protocol))
+    assert not np.array_equal(a, hide_mask(clear, times, seed=6, protocol=protocol))
+    assert a.any() and not (a & ~clear).any()
+
+
+def _check_whole_dates(clear, times):
+    """The whole protocol hides mostly clear dates whole; the partial one never does."""
+    mostly = clear.mean(axis=(1, 2)) >= 0.8
+    assert mostly.sum() >= 10 and (~clear.any(axis=(1, 2))).any()  # fully cloudy donors exist
+    for seed in range(3):
+        whole = hide_mask(clear, times, seed=seed, protocol="whole", n_windows=0)
+        assert not (whole & ~clear).any()
+        gone = fully_hidden_dates(whole, clear) & mostly
+        assert gone.sum() >= 2  # every clear value of these dates hidden
+        # the patterns come from real dates, fully cloudy ones included
+        for i in np.flatnonzero(whole.any(axis=(1, 2))):
+            assert mostly[i]
+            assert any(np.array_equal(whole[i], clear[i] & ~clear[j]) for j in range(len(clear)))
+        # half of the mostly clear dates receive a pattern
+        assert 0 < whole.any(axis=(1, 2)).sum() <= round(0.5 * mostly.sum())
+        partial = hide_mask(clear, times, seed=seed, protocol="partial", n_windows=0)
+        assert not (fully_hidden_dates(partial, clear) & mostly).any()
+
+
+def _check_whole_windows(clear, times):
+    """Whole-protocol windows cover the whole scene for some seeds, a part for others."""
+    covered = []
+    for seed in range(10):
+        hidden = hide_mask(clear, times, seed=seed, protocol="whole", transplant_share=0.0)
+        dates = hidden.any(axis=(1, 2))
+        np.testing.assert_array_equal(hidden[dates], clear[dates] & hidden.any(axis=0))
+        covered.append(bool(hidden.any(axis=0).all()))
+        if covered[-1]:  # every clear value of the window's dates is hidden
+            np.testing.assert_array_equal(hidden[dates], clear[dates])
+        partial = hide_mask(clear, times, seed=seed, transplant_share=0.0)
+        assert not partial.any(axis=0).all()
+    assert 0 < sum(covered) < len(covered)
+
+
+def test_whole_protocol_on_a_synthetic_scene():
+    scene = make_scene(24, 24, periods=60, seed=1)
+    clear, times = scene.optical.clear.values, scene.optical.time.values
+    _check_whole_dates(clear, times)
+    _check_whole_windows(clear, times)
+
+
+def test_whole_protocol_on_real_patch(patch1):
+    optical, _ = patch1
+    clear, times = optical.clear.values, optical.time.values
+    _check_whole_dates(clear, times)
+    _check_whole_windows(clear, times)
+
+
+def test_whole_protocol_window_is_a_whole_scene_or_a_large_rectangle():
+    clear, times = windows_only_clear()
+    shapes = set()
+    for seed in range(12):
+        hidden = hide_mask(clear, times, seed=seed, protocol="whole")
+        footprint = hidden.any(axis=0)
+        rows, cols = np.flatnonzero(footprint.any(1)), np.flatnonzero(footprint.any(0))
+        box = np.zeros_like(footprint)
+        box[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = True
+        np.testing.assert_array_equal(footprint, box)
+        assert footprint.mean() >= 0.4  # 50-100 % of the scene, before rounding
+        dates = np.flatnonzero(hidden.any(axis=(1, 2)))
+        span = (times[dates[-1]] - times[dates[0]]) / DAY
+        assert 55 <= span <= 120
+        shapes.add("whole" if footprint.all() else "part")
+    assert shapes == {"whole", "part"}
+
+
 # ----------------------------------------------------------------------------- gap_days
 
 
@@ -215,6 +328,178 @@ def test_score_pooled_sam_ndvi_and_missing_sigma():
     assert by.loc[("B04", ">45d"), "n"] == 0 and np.isnan(by.loc[("B04", ">45d"), "rmse"])
 
 
+# ----------------------------------------------------------------------------- splits
+
+
+def slow_neighbour_clear(usable, radius):
+    """Whether another pixel within ``radius`` (square window) is usable: plain loops."""
+    nt, ny, nx = usable.shape
+    out = np.zeros_like(usable)
+    for t in range(nt):
+        for y in range(ny):
+            for x in range(nx):
+                for dy in range(-radius, radius + 1):
+                    for dx in range(-radius, radius + 1):
+                        yy, xx = y + dy, x + dx
+                        if (dy, dx) != (0, 0) and 0 <= yy < ny and 0 <= xx < nx:
+                            out[t, y, x] |= usable[t, yy, xx]
+    return out
+
+
+def test_neighbour_clear_hand_example():
+    usable = np.zeros((2, 5, 5), dtype=bool)
+    usable[0, 0, 0] = True  # one clear pixel in a corner
+    usable[1] = True
+    usable[1, 2, 2] = False  # a hole in the middle of a clear date
+    near = neighbour_clear(usable, radius=1)
+    expected = np.zeros((5, 5), dtype=bool)
+    expected[:2, :2] = True
+    expected[0, 0] = False  # its own value does not count
+    np.testing.assert_array_equal(near[0], expected)
+    assert near[1].all()
+    assert not neighbour_clear(usable[:1], radius=0).any()
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2, 3, 9])
+def test_neighbour_clear_equals_plain_loops(radius):
+    rng = np.random.default_rng(radius)
+    usable = rng.random((4, 7, 9)) > 0.85
+    usable[1] = False
+    np.testing.assert_array_equal(
+        neighbour_clear(usable, radius), slow_neighbour_clear(usable, radius)
+    )
+    if radius == KERNEL_DEFAULTS["radius"]:
+        np.testing.assert_array_equal(neighbour_clear(usable), neighbour_clear(usable, radius))
+
+
+def hand_made_scene():
+    """30 dates of 6 x 6 px, B04 and B08 smooth in time and space; hand-made clouds:
+    the left half cloudy on dates 1, 4, 7 ...; fully cloudy dates 2, 8, 14 ...;
+    the others clear."""
+    nt, ny, nx = 30, 6, 6
+    times = regular_times(nt)
+    t = np.arange(nt)[:, None, None]
+    yy, xx = np.mgrid[:ny, :nx]
+    red = 0.05 + 0.02 * np.cos(t / 4) + 0.002 * yy + 0.001 * xx
+    nir = 0.3 + 0.1 * np.sin(t / 5) + 0.004 * xx - 0.002 * yy
+    clear = np.ones((nt, ny, nx), dtype=bool)
+    clear[1::3, :, :3] = False
+    clear[2::6] = False
+    dims = ("time", "y", "x")
+    coords = {"time": times, "y": np.arange(ny) * -20.0, "x": np.arange(nx) * 20.0}
+    return xr.Dataset(
+        {"B04": (dims, red), "B08": (dims, nir), "clear": (dims, clear)}, coords=coords
+    )
+
+
+def test_neighbour_split_rows_match_plain_loops():
+    scene = hand_made_scene()
+    clear, times = scene.clear.values, scene.time.values
+    table = evaluate(
+        scene,
+        methods=["linear"],
+        seeds=[0, 1],
+        protocol="whole",
+        splits=["neighbour"],
+        neighbour_radius=1,
+    )
+    # one band's rows count pixel-dates (the pooled rows count every band's values)
+    pooled = table[table.band == "B04"].set_index(["seed", "split", "part", "gap"])
+    for seed in (0, 1):
+        hidden = hide_mask(clear, times, seed=seed, protocol="whole")
+        near = slow_neighbour_clear(clear & ~hidden, 1)
+        gap = gap_days(clear & ~hidden, times)
+        assert (hidden & near).any() and (hidden & ~near).any()
+        for part, mask in (("yes", near), ("no", ~near)):
+            row = pooled.loc[(seed, "neighbour", part, "all")]
+            assert row.n + row.n_missing == (hidden & mask).sum()
+            assert row.share == pytest.approx((hidden & mask).sum() / hidden.sum())
+            long = pooled.loc[(seed, "neighbour", part, ">45d")]
+            assert long.n + long.n_missing == (hidden & mask & (gap > 45)).sum()
+        # the parts' squared errors add up to the whole
+        rows = [
+            pooled.loc[(seed, s, p, "all")]
+            for s, p in [("neighbour", "yes"), ("neighbour", "no"), ("all", "all")]
+        ]
+        yes, no, every = rows
+        assert yes.n * yes.rmse**2 + no.n * no.rmse**2 == pytest.approx(every.n * every.rmse**2)
+
+
+def test_source_split_rows_add_up_and_match_the_kernels_flags(small1):
+    optical, sar = small1
+    kw = {"seeds": [0, 1], "protocol": "whole", "splits": ["neighbour", "source"]}
+    table = evaluate(optical, sar, methods=["linear", "whittaker"], **kw)
+    assert "kernel" not in set(table.method)  # run for its flags, not scored
+    assert set(table.split) == {"all", "neighbour", "source"}
+    parts = set(table[table.split == "source"].part)
+    assert parts <= set(FLAG_MEANINGS.split()) - {"observed", "screened"}
+    assert {"sar", "temporal"} <= parts
+    keys = ["method", "seed", "band", "gap"]
+    every = table[table.split == "all"].set_index(keys)[["n", "n_missing"]]
+    for split in ("neighbour", "source"):
+        rows = table[table.split == split]
+        sums = rows.groupby(keys)[["n", "n_missing"]].sum()
+        pd.testing.assert_frame_equal(sums, every.loc[sums.index], check_dtype=False)
+        shares = rows[(rows.band == "all bands") & (rows.gap == "all")]
+        assert shares.groupby(["method", "seed"]).share.sum().to_numpy() == pytest.approx(1.0)
+    # the same parts whether the kernel is compared or only gives its flags
+    scored = evaluate(optical, sar, methods=["kernel", "linear"], **kw)
+    assert {"kernel", "linear"} == set(scored.method)
+    cols = ["seed", "split", "part", "band", "gap", "n", "rmse"]
+    pd.testing.assert_frame_equal(
+        table[table.method == "linear"][cols].reset_index(drop=True),
+        scored[scored.method == "linear"][cols].reset_index(drop=True),
+    )
+    # the kernel's "spatial" part is where a neighbour is clear
+    kernel = scored[(scored.method == "kernel") & (scored.band == "all bands")]
+    kernel = kernel[kernel.gap == "all"].set_index(["seed", "split", "part"])
+    for seed in (0, 1):
+        if (seed, "source", "spatial") in kernel.index:
+            spatial = kernel.loc[(seed, "source", "spatial")]
+            near = kernel.loc[(seed, "neighbour", "yes")]
+            assert spatial.n + spatial.n_missing <= near.n + near.n_missing
+
+    summary = summarise(table)
+    shares = summary[(summary.band == "all bands") & (summary.gap == "all")]
+    for split in ("neighbour", "source"):
+        got = shares[(shares.split == split) & (shares.method == "linear")].share.sum()
+        assert got == pytest.approx(1.0)
+    text = format_split(summary, "source")
+    assert text.splitlines()[0] == SPLITS["source"]
+    assert "temporal" in text and "whittaker" in text and "x best other" in text
+    text = format_split(table, "neighbour", title="by neighbour")
+    lines = text.splitlines()
+    assert lines[0] == "by neighbour" and lines[1].split()[:3] == ["part", "share", "method"]
+    assert lines[3].split()[:3][0] == "yes" and "no" in text
+    # format_table shows the rows of every hidden value only
+    assert format_table(summary) == format_table(summary[summary.split == "all"])
+
+
+def test_evaluate_whole_protocol_methods_see_only_the_masked_input(small1):
+    from stori_xr.fill import interpolate
+
+    optical, sar = small1
+    table = evaluate(optical, sar, methods=["linear"], seeds=[2], protocol="whole")
+    again = evaluate(optical, sar, methods=["linear"], seeds=[2], protocol="whole")
+    cols = [c for c in table.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(table[cols], again[cols])
+    # the same scores from a copy masked by hand: the method saw no hidden value
+    bands = BANDS
+    truth = np.stack([optical[b].values for b in bands]).astype(float)
+    clear = optical.clear.values & np.isfinite(truth).all(axis=0)
+    hidden = hide_mask(clear, optical.time.values, seed=2, protocol="whole")
+    masked = optical[bands].where(~xr.DataArray(hidden, dims=("time", "y", "x")))
+    masked["clear"] = (("time", "y", "x"), clear & ~hidden)
+    out = interpolate(masked, method="linear", clear="clear")
+    est = np.stack([out[b].values for b in bands])
+    err = (est - truth)[:, hidden]
+    err = err[:, np.isfinite(err).all(axis=0)]
+    pooled = table[(table.band == "all bands") & (table.gap == "all")].iloc[0]
+    assert pooled.n_hidden == hidden.sum()
+    assert pooled.rmse == pytest.approx(np.sqrt(np.mean(err**2)))
+    assert pooled.rmse > 0.005
+
+
 # ----------------------------------------------------------------------------- evaluate
 
 
@@ -291,5 +576,82 @@ def test_accuracy_benchmark_quick(data_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "RMSE all" in proc.stdout and "linear" in proc.stdout
     assert "command:" in proc.stdout
+    for protocol in PROTOCOLS:
+        assert f"== protocol {protocol}, patch 00002806639B424A" in proc.stdout
+    for split in SPLITS.values():
+        assert f"split by {split}" in proc.stdout
     table = pd.read_csv(csv)
     assert set(table.patch) == {"00002806639B424A", "000028085BF08E7E"}
+    assert set(table.protocol) == set(PROTOCOLS)
+    assert set(table.split) == {"all", *SPLITS}
+
+
+def test_cli_evaluate_protocols(wc1, tmp_path, capsys):
+    from stori_xr.cli import main
+
+    csv = tmp_path / "scores.csv"
+    argv = ["evaluate", str(wc1), "--seeds", "1", "--methods", "linear", "--csv", str(csv)]
+    assert main([*argv, "--protocol", "partial", "whole"]) == 0
+    printed = capsys.readouterr().out
+    assert "00002806639B424A, protocol partial" in printed
+    assert "00002806639B424A, protocol whole" in printed
+    table = pd.read_csv(csv)
+    assert set(table.protocol) == {"partial", "whole"}
+    with pytest.raises(SystemExit):
+        main([*argv, "--protocol", "cloudy"])
+    assert "--protocol: invalid choice: 'cloudy'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- layout
+
+#: The rooms of stori_xr.evaluate; each may import only the rooms before it.
+ROOMS = ("masks", "metrics", "splits", "patches", "report", "run")
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_evaluate_is_a_package_of_rooms_importing_one_way():
+    package = REPO_ROOT / "stori_xr" / "evaluate"
+    assert not (REPO_ROOT / "stori_xr" / "evaluate.py").exists()
+    assert {p.stem for p in package.glob("*.py")} == {"__init__", *ROOMS}
+    for i, room in enumerate(ROOMS):
+        names = _imports(package / f"{room}.py")
+        ours = {n.removeprefix("stori_xr.evaluate.") for n in names if "stori_xr.evaluate" in n}
+        assert ours <= set(ROOMS[:i]), (room, ours)
+        assert not any(n.startswith(("stori_xr.cli", "stori_xr.accessor")) for n in names)
+        importlib.import_module(f"stori_xr.evaluate.{room}")
+    # the names other modules use, importable from the package, each from its room
+    homes = {
+        "hide_mask": "masks",
+        "gap_days": "masks",
+        "PROTOCOLS": "masks",
+        "score": "metrics",
+        "GAP_CLASSES": "metrics",
+        "ALL_BANDS": "metrics",
+        "neighbour_clear": "splits",
+        "SPLITS": "splits",
+        "load_worldcereal_patch": "patches",
+        "summarise": "report",
+        "format_table": "report",
+        "format_split": "report",
+        "evaluate": "run",
+    }
+    assert set(homes) <= set(stori_xr.evaluate.__all__)
+    for name, room in homes.items():
+        module = importlib.import_module(f"stori_xr.evaluate.{room}")
+        assert getattr(stori_xr.evaluate, name) is getattr(module, name)
+    assert callable(stori_xr.evaluate.evaluate)  # the function, not the room "run"
+    # the users of the package import through it
+    for user in ("stori_xr/cli.py", "stori_xr/accessor.py", "benchmarks/accuracy.py"):
+        names = _imports(REPO_ROOT / user)
+        assert "stori_xr.evaluate" in names
+        assert not any(n.startswith("stori_xr.evaluate.") for n in names)
