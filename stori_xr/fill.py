@@ -11,11 +11,15 @@ The methods are registered in :data:`METHODS`; each is a :class:`Method` whose
 block function maps numpy blocks ``values (nb, ny, nx, nt)``, ``clear (ny, nx,
 nt)``, ``sar (nf, ny, nx, nt)`` to ``(values, sigma, source)`` on the output dates,
 shaped ``(nb, m, ny, nx)`` and ``(m, ny, nx)`` (dates before pixels, as in the
-output cubes).
+output cubes). A method that learns also has a fit hook, run eagerly on a sample of the
+aligned target before the graph is built (:class:`PixelSample`; the one eager step of
+:func:`interpolate`): it returns the block function's options, such as the fitted
+weights as bytes, which travel in the graph to the tasks.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,13 +51,84 @@ from stori_xr.metadata import (
     options_record,
     value_attrs,
 )
+from stori_xr.ranker import method as stori_rnn
 
 BlockFunction = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
+class PixelSample:
+    """Whole pixel series of the aligned target, read for a method's fit.
+
+    Parameters
+    ----------
+    bands : sequence of arrays, shape (nt, ny, nx)
+        The bands, numpy or dask.
+    clear : array of bool, shape (nt, ny, nx), or None
+    sar : sequence of arrays, shape (nt, ny, nx), or None
+        The SAR features the method reads.
+    names, sar_names : sequence of str
+        The bands' and the SAR features' names.
+    """
+
+    def __init__(self, bands, clear, sar, names, sar_names):
+        self.bands, self.clear, self.sar = list(bands), clear, list(sar or ())
+        self.names, self.sar_names = tuple(names), tuple(sar_names)
+
+    def windows(
+        self, size: int, count: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pixels of ``count`` windows of a grid of ``size`` px, drawn at random.
+
+        The grid starts at the cube's corner, so the windows do not depend on the
+        chunking; computing them (dask input) reads only the chunks they touch.
+
+        Returns
+        -------
+        values : ndarray, shape (nb, npix, nt)
+        usable : ndarray of bool, shape (npix, nt)
+            Clear and every band finite.
+        sar : ndarray, shape (nf, npix, nt)
+        """
+        import dask
+
+        nt, ny, nx = self.bands[0].shape
+        cells = [(y, x) for y in range(0, ny, size) for x in range(0, nx, size)]
+        rng = np.random.default_rng(seed)
+        picked = np.sort(rng.choice(len(cells), size=min(count, len(cells)), replace=False))
+        layers = [*self.bands, *self.sar] + ([self.clear] if self.clear is not None else [])
+        parts = [
+            [a[:, y : y + size, x : x + size] for a in layers]
+            for y, x in (cells[i] for i in picked)
+        ]
+        (parts,) = dask.compute(parts)
+        stacked = [
+            np.concatenate([np.asarray(p[k]).reshape(nt, -1) for p in parts], axis=1)
+            for k in range(len(layers))
+        ]
+        nb, nf = len(self.bands), len(self.sar)
+        values = np.stack(stacked[:nb])
+        for k, name in enumerate(self.names):
+            validate.check_reflectance_block(values[k], name)
+        usable = np.isfinite(values).all(axis=0)
+        if self.clear is not None:
+            usable &= stacked[-1].astype(bool)
+        sar = np.stack(stacked[nb : nb + nf]) if nf else np.empty((0, *usable.shape))
+        return values.transpose(0, 2, 1), usable.T, sar.transpose(0, 2, 1)
+
+
+#: A fit hook: ``fit(sample, t, options) -> options of the block function``.
+FitFunction = Callable[[PixelSample, np.ndarray, dict[str, Any]], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Method:
-    """A gap-filling method: its block function and what it needs."""
+    """A gap-filling method: its block function and what it needs.
+
+    ``fit``, for a method that learns, runs eagerly in :func:`interpolate` before the
+    graph is built, on a :class:`PixelSample` of the aligned target, its dates (days)
+    and the method's options; it returns the options the block function gets instead
+    of the method's own (e.g. the fitted weights as bytes).
+    """
 
     name: str
     block: BlockFunction
@@ -64,6 +139,7 @@ class Method:
     options: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
+    fit: FitFunction | None = None
 
     def halo(self, options: dict[str, Any]) -> int:
         """Pixels of neighbourhood that one pixel's result depends on."""
@@ -171,6 +247,16 @@ METHODS: dict[str, Method] = {
         options=tuple(stori.DEFAULTS),
         defaults=stori.DEFAULTS,
         check=_check_kernel,
+    ),
+    "stori-rnn": Method(
+        "stori-rnn",
+        stori_rnn.block,
+        needs_sar=True,
+        sar_features=stori_rnn.SAR_FEATURES,
+        options=tuple(stori_rnn.DEFAULTS),
+        defaults=stori_rnn.DEFAULTS,
+        check=stori_rnn.check,
+        fit=stori_rnn.fit,
     ),
 }
 
@@ -291,7 +377,9 @@ def interpolate(
         outside it (:data:`stori_xr.dates.MAX_EXTRAPOLATION`) are refused.
     method : str, default "kernel"
         ``"kernel"`` (STORI's numba kernel), or a comparator: ``"linear"``,
-        ``"whittaker"``, ``"sar-regression"``.
+        ``"whittaker"``, ``"sar-regression"``, ``"stori-rnn"`` (the published STORI
+        network, fitted on a sample of the target: that fit is the one eager step,
+        the rest stays lazy; ``model=`` a saved model skips it).
     max_gap : str or float, optional
         Leave NaN (flagged ``no_data``) the dates inside gaps longer than this (a
         gap's length is the time between the usable values around it, or to the one
@@ -359,6 +447,10 @@ def interpolate(
     feats = [f for f in spec.sar_features if f in aligned]
     sar_arrays = [aligned[f].transpose(*order).data for f in feats] if feats else None
     mask = aligned["clear"].transpose(*order).data if "clear" in aligned else None
+    block_options = options
+    if spec.fit is not None:  # the one eager step: fit on a sample of the target
+        sample = PixelSample(band_arrays, mask, sar_arrays, names, feats)
+        block_options = spec.fit(sample, to_days(t_all), options)
     filled, sigma, source = blocks.run(
         spec.block,
         spec.name,
@@ -368,7 +460,7 @@ def interpolate(
         to_days(t_all),
         out_idx,
         halo=spec.halo(options),
-        options=options,
+        options=block_options,
         bounds=bounds,
         names=names,
     )
@@ -408,7 +500,8 @@ def interpolate(
         tolerance=tolerance,
         valid_range=valid_range,
         bands=names,
-        **{**spec.defaults, **options},
+        **_recorded({**spec.defaults, **options}),
+        **_recorded({k: v for k, v in block_options.items() if isinstance(v, bytes)}),
     )
     inputs = {"optical": ds.attrs.get("source"), "sar": getattr(sar, "attrs", {}).get("source")}
     out.attrs["stori_inputs"] = options_record(**{k: v for k, v in inputs.items() if v})
@@ -416,6 +509,14 @@ def interpolate(
     if was_dataarray:
         return _to_band_dataarray(out, names, optical)
     return out
+
+
+def _recorded(options: dict[str, Any]) -> dict[str, Any]:
+    """Options for the provenance record: bytes (a model) by their SHA-256."""
+    return {
+        k: f"sha256:{hashlib.sha256(v).hexdigest()}" if isinstance(v, bytes) else v
+        for k, v in options.items()
+    }
 
 
 def _apply_max_gap(out, aligned, out_idx, tdim, names, max_gap):
