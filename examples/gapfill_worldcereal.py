@@ -31,9 +31,9 @@ filled.stori.to_zarr(out_dir / "reflectance.zarr", mode="w")  # computes, chunk 
 print(f"wrote {out_dir / 'reflectance.zarr'}")
 
 written = xr.open_zarr(out_dir / "reflectance.zarr")  # plot what was written, not recompute
-fig = written.stori.plot_pixel(16, 16, variables=["B8A", "B11"])
+fig = written.stori.plot_pixel(x=16, y=16, index=True, variables=["B8A", "B11"])
 fig.savefig(out_dir / "pixel.png", dpi=90, bbox_inches="tight")
-fig = written.stori.plot_maps("B8A")
+fig = written.stori.plot_maps(input=s2, variable="B8A")  # the middle date
 fig.savefig(out_dir / "maps.png", dpi=90, bbox_inches="tight")
 plt.close("all")
 print(f"wrote {out_dir / 'pixel.png'} and {out_dir / 'maps.png'}")

@@ -8,10 +8,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from stori_xr import accessor as _accessor  # noqa: F401  (registers .stori)
 from stori_xr.exceptions import StoriError
+from stori_xr.versions import show_versions
 
 try:
     __version__ = version("stori_xr")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["StoriError", "__version__"]
+__all__ = ["StoriError", "__version__", "show_versions"]

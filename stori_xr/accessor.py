@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import xarray as xr
 
+from stori_xr import plot
 from stori_xr.align import align
 from stori_xr.evaluate import evaluate
 from stori_xr.fill import interpolate
 from stori_xr.output import to_zarr
-from stori_xr.plot import plot_maps, plot_pixel
+
+
+def _method(func: Callable[..., Any]) -> Callable[..., Any]:
+    """An accessor method calling ``func(self._obj, ...)``.
+
+    Its name, docstring and signature (without the first parameter, the object) are
+    ``func``'s, so ``help(ds.stori.<name>)`` and tab completion show the real parameters.
+    """
+
+    @functools.wraps(func)
+    def method(self: StoriAccessor, *args: Any, **kwargs: Any) -> Any:
+        return func(self._obj, *args, **kwargs)
+
+    params = list(inspect.signature(func).parameters.values())
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    method.__signature__ = inspect.signature(
+        func
+    ).replace(  # type: ignore[attr-defined]
+        parameters=[self_param, *params[1:]]
+    )
+    return method
 
 
 class StoriAccessor:
@@ -33,6 +57,12 @@ class StoriAccessor:
         """Fill the gaps on the target dates; see :func:`stori_xr.fill.interpolate`."""
         return interpolate(self._obj, sar, times, method, **options)
 
+    def fit(self, sar: xr.Dataset | None = None, method: str = "stori", **options: Any):
+        """Fit a learning method on this scene; see :func:`stori_xr.fill.fit`."""
+        from stori_xr.fill import fit
+
+        return fit(self._obj, sar, method, **options)
+
     def evaluate(self, sar: xr.Dataset | None = None, **options: Any):
         """Score methods on hidden clear values; see :func:`stori_xr.evaluate.evaluate`."""
         return evaluate(self._obj, sar, **options)
@@ -41,13 +71,8 @@ class StoriAccessor:
         """Write to Zarr chunk by chunk; see :func:`stori_xr.output.to_zarr`."""
         return to_zarr(self._obj, store, **kwargs)
 
-    def plot_maps(self, variable: str | None = None, **kwargs: Any):
-        """Maps at a few dates; see :func:`stori_xr.plot.plot_maps`."""
-        return plot_maps(self._obj, variable, **kwargs)
-
-    def plot_pixel(self, y: int = 0, x: int = 0, **kwargs: Any):
-        """One pixel's series; see :func:`stori_xr.plot.plot_pixel`."""
-        return plot_pixel(self._obj, y, x, **kwargs)
+    plot_maps = _method(plot.plot_maps)
+    plot_pixel = _method(plot.plot_pixel)
 
 
 xr.register_dataset_accessor("stori")(StoriAccessor)

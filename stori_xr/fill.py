@@ -45,10 +45,12 @@ from stori_xr.exceptions import MethodError, MissingVariableError, OptionError
 from stori_xr.kernels import baselines, stori, whittaker
 from stori_xr.kernels.flags import FLAG_MEANINGS, FLAG_VALUES, NODATA, OBSERVED
 from stori_xr.metadata import (
+    SUMMARY,
     append_history,
     copy_crs,
     format_call,
     options_record,
+    summary,
     value_attrs,
 )
 from stori_xr.ranker import method as stori_rnn
@@ -505,6 +507,8 @@ def interpolate(
     )
     inputs = {"optical": ds.attrs.get("source"), "sar": getattr(sar, "attrs", {}).get("source")}
     out.attrs["stori_inputs"] = options_record(**{k: v for k, v in inputs.items() if v})
+    given = {"times": times, "max_gap": max_gap, **_recorded(options)}
+    out.attrs[SUMMARY] = summary(method, given, names, len(targets))
     out = copy_crs(out, ds)
     if was_dataarray:
         return _to_band_dataarray(out, names, optical)

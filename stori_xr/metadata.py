@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import rioxarray  # noqa: F401  (registers .rio)
@@ -20,6 +20,10 @@ COMPLETE = "complete"
 
 #: Global attribute of the stores stori_xr writes: the version of stori_xr that wrote it.
 VERSION = "stori_version"
+
+#: Global attribute of results: one sentence saying how the result was made, for people
+#: (:func:`summary`); the full record is ``stori_options``, ``stori_inputs`` and ``history``.
+SUMMARY = "stori_summary"
 
 #: The time stamp that starts each ``history`` line (see :func:`history_line`).
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: ", re.MULTILINE)
@@ -86,6 +90,29 @@ def format_call(name: str, **kwargs: Any) -> str:
     """Render a call such as ``align(tolerance='12D')`` for the history attribute."""
     args = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items())
     return f"{name}({args})"
+
+
+def summary(method: str, given: Mapping[str, Any], bands: Sequence[str], dates: int) -> str:
+    """One sentence for :data:`SUMMARY`: version, method, the options given, what was made.
+
+    Options that are None are left out; the others are at their defaults (every option,
+    defaults included, is in ``stori_options``).
+
+    Examples
+    --------
+    >>> summary("kernel", {"times": "10D", "max_gap": None, "radius": 3}, ["B04", "B08"], 37)
+    "stori_xr ... interpolate, method 'kernel' (times='10D', radius=3; other options at \
+their defaults): 2 bands (B04, B08) on 37 dates. Every option is in stori_options, the \
+inputs in stori_inputs, the calls in history."
+    """
+    chosen = ", ".join(f"{k}={_short(v)}" for k, v in given.items() if v is not None)
+    options = f"{chosen}; other options at their defaults" if chosen else "default options"
+    names = ", ".join(str(b) for b in bands)
+    return (
+        f"stori_xr {_version()} interpolate, method {method!r} ({options}): "
+        f"{len(bands)} band{'s' if len(bands) != 1 else ''} ({names}) on {dates} dates. "
+        "Every option is in stori_options, the inputs in stori_inputs, the calls in history."
+    )
 
 
 def _short(value: Any) -> str:

@@ -203,9 +203,10 @@ def test_plots_accept_dataset_and_dataarray(pair):
     ds = interpolate(opt, sar, method="kernel", radius=3)
     da = opt[["B04", "B08"]].where(opt.clear).to_dataarray("band").stori.interpolate(sar)
     for obj in (ds, da):
-        fig = obj.stori.plot_pixel(2, 3)
-        assert len(fig.axes[0].lines) == 2 and len(fig.axes[0].collections) == 2  # bands, ±1σ
-        assert len(obj.stori.plot_maps().axes) == 6
+        fig = obj.stori.plot_pixel(x=3, y=2, index=True)
+        assert len(fig.axes) == 2 and all(len(ax.collections) == 1 for ax in fig.axes)  # ±1σ
+        fig = obj.stori.plot_maps(variable="B04")
+        assert [ax.get_title()[:8] for ax in fig.axes[:2]] == ["observed", "reconstr"]
 
 
 def test_default_dates_are_merged(pair):
