@@ -46,7 +46,7 @@ from stori_xr.evaluate import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PATCHES = ("00002806639B424A", "000028085BF08E7E")
-DEFAULT_METHODS = ("kernel", "linear", "whittaker", "sar-regression")
+DEFAULT_METHODS = ("stori", "kernel", "stori-rnn", "linear", "whittaker", "sar-regression")
 QUICK_SIZE = 12
 
 
@@ -110,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--windows", type=int, default=None, help="long windows hidden per seed (default: 1)"
     )
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        default=[],
+        metavar="PATCH=FILE",
+        help="the pretrained weights method 'stori' starts from on a patch (stori pretrain "
+        "on the other patch, so that the patch is unseen; default: the shipped weights)",
+    )
     parser.add_argument("--data", default=None, help="data folder (default: see module doc)")
     parser.add_argument("--csv", default=None, help="write the long table (all seeds) here")
     parser.add_argument(
@@ -121,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods or [m for m in DEFAULT_METHODS if m in fill.METHODS]
     seeds = list(range(1 if args.quick else args.seeds))
     hide = {} if args.windows is None else {"n_windows": args.windows}
+    models = dict(item.split("=", 1) for item in args.model)
     splits = list(SPLITS)
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
     print(
@@ -152,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 protocol=protocol,
                 splits=splits,
                 hide=hide,
+                method_options={"stori": {"model": models[patch]}} if patch in models else None,
             )
             elapsed = time.perf_counter() - t0
             table.insert(0, "protocol", protocol)
@@ -162,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             clear = int(optical.clear.sum())
             head = f"== protocol {protocol}, patch {patch} "
             print(f"\n{head}{'=' * max(90 - len(head), 0)}")
+            if "stori" in methods:
+                print(f"method 'stori' starts from: {models.get(patch, 'the shipped weights')}")
             print(
                 f"{sizes['time']} dates, {sizes['y']}x{sizes['x']} px, {clear} clear values; "
                 f"{hiding(optical, protocol, seeds, hide)}; {elapsed:.1f} s"

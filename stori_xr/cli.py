@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from stori_xr import __version__
+from stori_xr import __version__, cli_pretrain
 from stori_xr.evaluate import PROTOCOLS
 from stori_xr.exceptions import StoreExistsError, StoriError, StoriWarning
 from stori_xr.fill import METHODS
@@ -614,7 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{demo,interpolate,evaluate}"
+        dest="command", required=True, metavar="{demo,interpolate,evaluate,pretrain}"
     )
 
     demo = sub.add_parser(
@@ -742,6 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
         "protocol) to this CSV file (default: none)",
     )
     ev.set_defaults(func=_evaluate, check=_check_evaluate, parser=ev)
+    cli_pretrain.add_parser(sub)
     return parser
 
 

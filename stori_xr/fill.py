@@ -54,6 +54,7 @@ from stori_xr.metadata import (
     value_attrs,
 )
 from stori_xr.ranker import method as stori_rnn
+from stori_xr.ranker import rank_method
 
 BlockFunction = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -91,18 +92,9 @@ class PixelSample:
             Clear and every band finite.
         sar : ndarray, shape (nf, npix, nt)
         """
-        import dask
-
-        nt, ny, nx = self.bands[0].shape
-        cells = [(y, x) for y in range(0, ny, size) for x in range(0, nx, size)]
-        rng = np.random.default_rng(seed)
-        picked = np.sort(rng.choice(len(cells), size=min(count, len(cells)), replace=False))
+        nt = self.bands[0].shape[0]
+        parts = self._parts(size, count, seed)
         layers = [*self.bands, *self.sar] + ([self.clear] if self.clear is not None else [])
-        parts = [
-            [a[:, y : y + size, x : x + size] for a in layers]
-            for y, x in (cells[i] for i in picked)
-        ]
-        (parts,) = dask.compute(parts)
         stacked = [
             np.concatenate([np.asarray(p[k]).reshape(nt, -1) for p in parts], axis=1)
             for k in range(len(layers))
@@ -116,6 +108,44 @@ class PixelSample:
             usable &= stacked[-1].astype(bool)
         sar = np.stack(stacked[nb : nb + nf]) if nf else np.empty((0, *usable.shape))
         return values.transpose(0, 2, 1), usable.T, sar.transpose(0, 2, 1)
+
+    def _parts(self, size: int, count: int, seed: int) -> list[list[np.ndarray]]:
+        """The layers (bands, SAR features, mask) of ``count`` random windows, computed."""
+        import dask
+
+        _, ny, nx = self.bands[0].shape
+        cells = [(y, x) for y in range(0, ny, size) for x in range(0, nx, size)]
+        rng = np.random.default_rng(seed)
+        picked = np.sort(rng.choice(len(cells), size=min(count, len(cells)), replace=False))
+        layers = [*self.bands, *self.sar] + ([self.clear] if self.clear is not None else [])
+        parts = [
+            [a[:, y : y + size, x : x + size] for a in layers]
+            for y, x in (cells[i] for i in picked)
+        ]
+        (parts,) = dask.compute(parts)
+        return [[np.asarray(a) for a in p] for p in parts]
+
+    def blocks(
+        self, size: int, count: int, seed: int
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """``count`` windows of a grid of ``size`` px, drawn at random, whole.
+
+        As :meth:`windows`, but each window keeps its pixels in place, in the layout of
+        the block functions: ``values (nb, ny, nx, nt)``, ``usable (ny, nx, nt)`` (clear
+        and every band finite), ``sar (nf, ny, nx, nt)`` or None.
+        """
+        nb, nf = len(self.bands), len(self.sar)
+        out = []
+        for p in self._parts(size, count, seed):
+            values = np.stack(p[:nb]).transpose(0, 2, 3, 1)
+            for k, name in enumerate(self.names):
+                validate.check_reflectance_block(values[k], name)
+            usable = np.isfinite(values).all(axis=0)
+            if self.clear is not None:
+                usable &= p[-1].astype(bool).transpose(1, 2, 0)
+            sar = np.stack(p[nb : nb + nf]).transpose(0, 2, 3, 1) if nf else None
+            out.append((values, usable, sar))
+        return out
 
 
 #: A fit hook: ``fit(sample, t, options) -> options of the block function``.
@@ -225,6 +255,12 @@ def _check_kernel(options: dict[str, Any]) -> None:
             raise refuse(name, "0 or a positive number")
 
 
+def _check_stori(options: dict[str, Any]) -> None:
+    """The kernel's checks of its options, then the ranker's of its own."""
+    _check_kernel({k: v for k, v in options.items() if k in stori.DEFAULTS})
+    rank_method.check(options)
+
+
 METHODS: dict[str, Method] = {
     "linear": Method("linear", _per_pixel(baselines.linear, with_sar=False)),
     "sar-regression": Method(
@@ -249,6 +285,17 @@ METHODS: dict[str, Method] = {
         options=tuple(stori.DEFAULTS),
         defaults=stori.DEFAULTS,
         check=_check_kernel,
+    ),
+    "stori": Method(
+        "stori",
+        rank_method.block,
+        sar_features=rank_method.SAR_FEATURES,
+        halo_option="radius",
+        halo_extra=1,  # as the kernel's: its candidates are computed in the task
+        options=tuple(rank_method.DEFAULTS) + tuple(stori.DEFAULTS),
+        defaults={**stori.DEFAULTS, **rank_method.DEFAULTS},
+        check=_check_stori,
+        fit=rank_method.fit,
     ),
     "stori-rnn": Method(
         "stori-rnn",
@@ -348,6 +395,98 @@ _SOURCE_ATTRS = {
 }
 
 
+@dataclass
+class _Prepared:
+    """The input of a method, validated, aligned and laid out (see :func:`_prepare`)."""
+
+    ds: xr.Dataset
+    was_dataarray: bool
+    tdim: Hashable
+    names: list[str]
+    bounds: Any
+    targets: np.ndarray
+    t_all: np.ndarray
+    out_idx: np.ndarray
+    aligned: xr.Dataset
+    order: tuple[Hashable, Hashable, Hashable]
+    band_arrays: list[Any]
+    mask: Any
+    sar_arrays: list[Any] | None
+    feats: list[str]
+
+
+def _prepare(
+    optical,
+    sar,
+    times,
+    spec: Method,
+    *,
+    tolerance,
+    clear,
+    bands,
+    time_dim,
+    sar_units,
+    rechunk,
+    with_days,
+    valid_range,
+) -> _Prepared:
+    """Validate and align the input of :func:`interpolate` and :func:`fit`.
+
+    Returns the arrays (time, y, x) a method reads, its dates and the output dates.
+    """
+    ds, was_dataarray = validate.as_band_dataset(optical)
+    tdim = validate.find_time_dim(ds, time_dim)
+    validate.check_sorted(ds, tdim, "optical")
+    names = validate.select_bands(ds, tdim, bands)
+    bounds = _bounds(valid_range, names)
+    merged = merged_times(ds[tdim].values, to_timedelta_days(MERGE_WITHIN))
+    targets = resolve_times(times, merged)
+    match_days = to_timedelta_days(MATCH_WITHIN)
+    check_extrapolation(targets, merged, match_days, to_timedelta_days(MAX_EXTRAPOLATION))
+    t_all, out_idx = _time_axis(merged, targets, match_days)
+    aligned = aligned_parts(
+        ds,
+        sar if spec.sar_features else None,
+        t_all,
+        tolerance=tolerance,
+        clear=clear,
+        bands=bands,
+        time_dim=tdim,
+        sar_units=sar_units,
+        rechunk=rechunk,
+        mask_bands=False,  # the methods read the clear mask
+        in_tasks=True,  # value checks and finiteness: inside the method's tasks
+        with_days=with_days,
+        sar_outputs=spec.sar_features,
+    )
+    ydim, xdim = validate.find_spatial_dims(aligned)
+    order = (tdim, ydim, xdim)
+    band_arrays = [aligned[b].transpose(*order).data for b in names]
+    dtype = np.result_type(*band_arrays)
+    if dtype not in (np.float32, np.float64):  # e.g. float16: compute in float32
+        dtype = np.float32 if dtype.itemsize <= 4 else np.float64
+    band_arrays = [a.astype(dtype, copy=False) for a in band_arrays]
+    feats = [f for f in spec.sar_features if f in aligned]
+    sar_arrays = [aligned[f].transpose(*order).data for f in feats] if feats else None
+    mask = aligned["clear"].transpose(*order).data if "clear" in aligned else None
+    return _Prepared(
+        ds,
+        was_dataarray,
+        tdim,
+        names,
+        bounds,
+        targets,
+        t_all,
+        out_idx,
+        aligned,
+        order,
+        band_arrays,
+        mask,
+        sar_arrays,
+        feats,
+    )
+
+
 def interpolate(
     optical: xr.Dataset | xr.DataArray,
     sar: xr.Dataset | None = None,
@@ -414,41 +553,24 @@ def interpolate(
         raise MissingVariableError(f"method={method!r} needs SAR: pass sar=.")
     gap_days = None if max_gap is None else to_timedelta_days(max_gap, "max_gap", positive=True)
     to_timedelta_days(tolerance, "tolerance")
-    ds, was_dataarray = validate.as_band_dataset(optical)
-    tdim = validate.find_time_dim(ds, time_dim)
-    validate.check_sorted(ds, tdim, "optical")
-    names = validate.select_bands(ds, tdim, bands)
-    bounds = _bounds(valid_range, names)
-    merged = merged_times(ds[tdim].values, to_timedelta_days(MERGE_WITHIN))
-    targets = resolve_times(times, merged)
-    match_days = to_timedelta_days(MATCH_WITHIN)
-    check_extrapolation(targets, merged, match_days, to_timedelta_days(MAX_EXTRAPOLATION))
-    t_all, out_idx = _time_axis(merged, targets, match_days)
-    aligned = aligned_parts(
-        ds,
-        sar if spec.sar_features else None,
-        t_all,
+    p = _prepare(
+        optical,
+        sar,
+        times,
+        spec,
         tolerance=tolerance,
         clear=clear,
         bands=bands,
-        time_dim=tdim,
+        time_dim=time_dim,
         sar_units=sar_units,
         rechunk=rechunk,
-        mask_bands=False,  # the methods read the clear mask
-        in_tasks=True,  # value checks and finiteness: inside the method's tasks
         with_days=max_gap is not None,
-        sar_outputs=spec.sar_features,
+        valid_range=valid_range,
     )
-    ydim, xdim = validate.find_spatial_dims(aligned)
-    order = (tdim, ydim, xdim)
-    band_arrays = [aligned[b].transpose(*order).data for b in names]
-    dtype = np.result_type(*band_arrays)
-    if dtype not in (np.float32, np.float64):  # e.g. float16: compute in float32
-        dtype = np.float32 if dtype.itemsize <= 4 else np.float64
-    band_arrays = [a.astype(dtype, copy=False) for a in band_arrays]
-    feats = [f for f in spec.sar_features if f in aligned]
-    sar_arrays = [aligned[f].transpose(*order).data for f in feats] if feats else None
-    mask = aligned["clear"].transpose(*order).data if "clear" in aligned else None
+    ds, was_dataarray, tdim, names, bounds = p.ds, p.was_dataarray, p.tdim, p.names, p.bounds
+    targets, t_all, out_idx, aligned, order = p.targets, p.t_all, p.out_idx, p.aligned, p.order
+    ydim, xdim = order[1:]
+    band_arrays, mask, sar_arrays, feats = p.band_arrays, p.mask, p.sar_arrays, p.feats
     block_options = options
     if spec.fit is not None:  # the one eager step: fit on a sample of the target
         sample = PixelSample(band_arrays, mask, sar_arrays, names, feats)
@@ -513,6 +635,108 @@ def interpolate(
     if was_dataarray:
         return _to_band_dataarray(out, names, optical)
     return out
+
+
+def pixel_sample(
+    optical: xr.Dataset | xr.DataArray,
+    sar: xr.Dataset | None = None,
+    method: str = "stori",
+    *,
+    times: TimesLike = None,
+    tolerance: str | float = "12D",
+    clear: xr.DataArray | str | None = None,
+    bands: Sequence[str] | None = None,
+    time_dim: Hashable | None = None,
+    sar_units: str | None = None,
+) -> tuple[PixelSample, np.ndarray]:
+    """The aligned target as a learning method's fit reads it, and its dates in days.
+
+    The input is checked and aligned as :func:`interpolate` does; nothing is computed
+    until the fit reads its windows.
+    """
+    spec = _method(method, {})
+    p = _prepare(
+        optical,
+        sar,
+        times,
+        spec,
+        tolerance=tolerance,
+        clear=clear,
+        bands=bands,
+        time_dim=time_dim,
+        sar_units=sar_units,
+        rechunk=False,
+        with_days=False,
+        valid_range=None,
+    )
+    sample = PixelSample(p.band_arrays, p.mask, p.sar_arrays, p.names, p.feats)
+    return sample, to_days(p.t_all)
+
+
+def fit(
+    optical: xr.Dataset | xr.DataArray,
+    sar: xr.Dataset | None = None,
+    method: str = "stori",
+    *,
+    times: TimesLike = None,
+    tolerance: str | float = "12D",
+    clear: xr.DataArray | str | None = None,
+    bands: Sequence[str] | None = None,
+    time_dim: Hashable | None = None,
+    sar_units: str | None = None,
+    **options: Any,
+):
+    """Fit a learning method on the target itself; the model, for ``interpolate(model=...)``.
+
+    The fit :func:`interpolate` runs before it builds its graph, on its own: for
+    ``method="stori"``, the ranker starts from ``model=`` (by default the weights shipped
+    in the package) and is fine-tuned on windows of the target whose clear values it
+    hides (the target's own cloud shapes, whole dates, long runs), then its σ is
+    calibrated on held-out hidden values. Computes the windows it reads (eager).
+
+    Parameters
+    ----------
+    optical, sar, times, tolerance, clear, bands, time_dim, sar_units
+        As for :func:`interpolate`.
+    method : str, default "stori"
+        A method that learns: ``"stori"`` or ``"stori-rnn"``.
+    **options
+        The method's options (``seed``, ``epochs``, ``model`` to start from, …).
+
+    Returns
+    -------
+    stori_xr.ranker.weights.FittedModel
+        ``.save(path)`` writes it; ``interpolate(..., model=path or model, fit=False)``
+        uses it.
+
+    Examples
+    --------
+    >>> from stori_xr.datasets import make_scene
+    >>> scene = make_scene(16, 16, periods=20, seed=1)
+    >>> model = fit(scene.optical, scene.sar, epochs=1)  # doctest: +SKIP
+    >>> out = interpolate(scene.optical, scene.sar, model=model, fit=False)  # doctest: +SKIP
+    """
+    from stori_xr.ranker.weights import FittedModel
+
+    spec = _method(method, options)
+    if spec.fit is None:
+        learning = sorted(name for name, m in METHODS.items() if m.fit is not None)
+        raise MethodError(f"method={method!r} learns nothing to fit; choose one of {learning}.")
+    if sar is None and spec.needs_sar:
+        raise MissingVariableError(f"method={method!r} needs SAR: pass sar=.")
+    sample, t = pixel_sample(
+        optical,
+        sar,
+        method,
+        times=times,
+        tolerance=tolerance,
+        clear=clear,
+        bands=bands,
+        time_dim=time_dim,
+        sar_units=sar_units,
+    )
+    fitted = spec.fit(sample, t, options)
+    return FittedModel.from_bytes(fitted["weights"])
 
 
 def _recorded(options: dict[str, Any]) -> dict[str, Any]:

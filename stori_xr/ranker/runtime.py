@@ -58,12 +58,21 @@ def model_for(weights: bytes, device: torch.device) -> tuple[FittedModel, rnn.St
             _MODELS.move_to_end(key)
             return _MODELS[key]
         fitted = FittedModel.from_bytes(weights)
-        net = rnn.build(fitted.config, fitted.params).to(device).eval()
+        net = _builder(fitted.kind)(fitted.config, fitted.params).to(device).eval()
         _MODELS[key] = (fitted, net)
         _STATS["builds"] += 1
         while len(_MODELS) > CACHE_SIZE:
             _MODELS.popitem(last=False)
         return fitted, net
+
+
+def _builder(kind: str):
+    """The function that builds the network of a model of this kind."""
+    if kind == "stori":
+        from stori_xr.ranker import ranknet
+
+        return ranknet.build
+    return rnn.build
 
 
 def stats() -> dict[str, int]:

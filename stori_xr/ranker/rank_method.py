@@ -1,0 +1,266 @@
+"""``method="stori"``: the kernel's candidates, ranked by a network fitted on the target.
+
+Registered in :data:`stori_xr.fill.METHODS` (no torch at import):
+
+- :func:`fit`, the fit hook, run eagerly by :func:`stori_xr.fill.interpolate` before the
+  graph is built: it starts from ``model=`` (a path or bytes; by default the weights
+  shipped in the package, :func:`default_model`) and, unless ``fit=False``, fine-tunes it
+  on the target itself: :data:`WINDOWS` windows of :data:`WINDOW` px drawn at random
+  (independent of the chunking), their clear values hidden ``maskings`` times
+  (:mod:`stori_xr.ranker.rank_train`), then σ calibrated on held-out hidden values. It
+  returns the block function's options: the weights as bytes, the device, the kernel's
+  options.
+- :func:`block`, the block function, run tile by tile inside dask tasks: the candidate
+  stack (:mod:`stori_xr.ranker.candidates`), the network
+  (:mod:`stori_xr.ranker.rank_runtime`), values, σ and flags. Observed values pass
+  unchanged; values the kernel screens are ranked like gaps and flagged ``screened``.
+- :func:`check`, the options' check.
+
+Options (:data:`DEFAULTS`, besides the kernel's own, which shape its candidates):
+``model``, ``fit``, ``save_model`` (a path to write the fitted model to), ``seed``,
+``device`` (``"auto"``: CUDA when present), ``epochs`` (of the fit), ``maskings``.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stori_xr.exceptions import DataFormatError, OptionError
+from stori_xr.kernels import stori as kernel
+from stori_xr.ranker.weights import FittedModel
+
+#: The SAR features the candidates and the network read.
+SAR_FEATURES = ("VV", "VH", "RVI")
+
+#: Options of ``method="stori"`` (besides the kernel's) and their defaults.
+DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "fit": True,
+    "save_model": None,
+    "seed": 0,
+    "device": "auto",
+    "epochs": 3,
+    "maskings": 2,
+}
+
+#: Side (px) of the windows the fit reads, and how many.
+WINDOW = 32
+WINDOWS = 6
+
+#: Rows of a tile ranked at once (bounds a task's memory).
+STRIPE = 32
+
+#: The shipped weights, inside the package.
+DEFAULT_WEIGHTS = "default.bin"
+
+
+def default_model() -> FittedModel | None:
+    """The weights shipped in the package (``stori pretrain`` made them), or None."""
+    path = resources.files("stori_xr.ranker") / "weights" / DEFAULT_WEIGHTS
+    if not path.is_file():
+        return None
+    return FittedModel.from_bytes(path.read_bytes())
+
+
+def check(options: dict[str, Any]) -> None:
+    """OptionError for an option value ``method='stori'`` cannot use, naming what to give."""
+
+    def refuse(name: str, need: str) -> OptionError:
+        return OptionError(f"{name}={options[name]!r}: give {need} (an option of method='stori').")
+
+    for name, low in (("seed", 0), ("epochs", 0), ("maskings", 1)):
+        value = options.get(name, DEFAULTS[name])
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+            raise refuse(name, f"a whole number, {low} or more")
+    if not isinstance(options.get("fit", True), bool):
+        raise refuse("fit", "True or False")
+    device = options.get("device", "auto")
+    if not isinstance(device, str) or device.split(":")[0] not in ("auto", "cpu", "cuda"):
+        raise refuse("device", "'auto', 'cpu' or 'cuda' (or 'cuda:N')")
+    model = options.get("model")
+    if model is not None and not isinstance(model, bytes | str | os.PathLike | FittedModel):
+        raise refuse("model", "a path to a saved model, its bytes, or None for the shipped one")
+    save = options.get("save_model")
+    if save is not None and not isinstance(save, str | os.PathLike):
+        raise refuse("save_model", "a file path, or None")
+
+
+def kernel_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The kernel's options among ``options``."""
+    return {k: v for k, v in options.items() if k in kernel.DEFAULTS}
+
+
+def _load(model: Any) -> FittedModel:
+    if isinstance(model, FittedModel):
+        fitted = model
+    elif isinstance(model, bytes):
+        fitted = FittedModel.from_bytes(model)
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise OptionError(
+                f"model={str(model)!r}: no such file; give the path of a model saved by "
+                "opt.stori.fit(...).save(path) or stori pretrain, or leave model=None."
+            )
+        fitted = FittedModel.load(path)
+    if fitted.kind != "stori":
+        raise DataFormatError(
+            f"this model is a {fitted.kind!r} model; method='stori' needs one of its own."
+        )
+    return fitted
+
+
+def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=None):
+    """Fit a ranker on the windows of one or more scenes.
+
+    Parameters
+    ----------
+    samples : sequence of (PixelSample, t)
+        The scenes and their dates in days.
+    opts : dict
+        The method's options (``seed``, ``epochs``, ``maskings``, the kernel's), and
+        ``windows`` (how many per scene).
+    init : FittedModel or None
+        The model to start from.
+    record : dict, optional
+        Added to the model's record.
+    """
+    from stori_xr.ranker import rank_train
+
+    seed = int(opts.get("seed", 0))
+    parts, names = [], None
+    mean = std = None
+    if init is not None:
+        mean, std = init.mean, init.std
+    for i, (sample, t) in enumerate(samples):
+        windows = sample.blocks(WINDOW, int(opts.get("windows", WINDOWS)), seed + i)
+        names = list(sample.names)
+        if mean is None:
+            mean, std = _standardisation(windows)
+        seeds = [seed * 1000 + i * 100 + k for k in range(int(opts.get("maskings", 2)))]
+        parts.append(rank_train.examples(windows, t, mean, std, kernel_options(opts), seeds))
+    if init is not None:
+        _check_bands(init, names)
+        config = init.config
+    else:
+        config = rank_train.config_for(len(names), 3, names, SAR_FEATURES)
+    return rank_train.train(
+        parts,
+        config=config,
+        mean=mean,
+        std=std,
+        init=init,
+        epochs=int(opts.get("epochs", DEFAULTS["epochs"])),
+        seed=seed,
+        record=record,
+    )
+
+
+def _standardisation(windows) -> tuple[np.ndarray, np.ndarray]:
+    """Per band, mean and standard deviation of the usable values of the windows."""
+    vals = np.concatenate(
+        [np.where(u[None], v, np.nan).reshape(v.shape[0], -1) for v, u, _ in windows], axis=1
+    )
+    mean = np.nan_to_num(np.nanmean(vals, axis=1))
+    std = np.maximum(np.nan_to_num(np.nanstd(vals, axis=1)), 1e-3)
+    return mean, std
+
+
+def _check_bands(fitted: FittedModel, names: list[str]) -> None:
+    if list(fitted.config["bands"]) != list(names):
+        raise OptionError(
+            f"the model was fitted on bands {fitted.config['bands']}; this input has "
+            f"{names}: give bands= the model's bands, or fit one on this input "
+            "(stori pretrain --bands ...)."
+        )
+
+
+def fit(sample: Any, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
+    """The fit hook: the model to rank with (fitted on the target unless ``fit=False``).
+
+    Parameters
+    ----------
+    sample : stori_xr.fill.PixelSample
+        Reads windows of the aligned target (computes dask input).
+    t : ndarray
+        The aligned dates, in days.
+    options : dict
+        The method's options.
+
+    Returns
+    -------
+    dict
+        ``weights`` (bytes), ``device`` and the kernel's options: those of :func:`block`.
+    """
+    opts = {**DEFAULTS, **options}
+    init = _load(opts["model"]) if opts["model"] is not None else default_model()
+    if init is not None:
+        _check_bands(init, list(sample.names))
+    if opts["fit"] and int(opts["epochs"]) > 0:
+        fitted = fit_model([(sample, t)], opts, init, record={"fitted_on": "target"})
+    elif init is None:
+        raise OptionError(
+            "fit=False needs a model: give model= a saved one (no weights are shipped "
+            "in this installation)."
+        )
+    else:
+        fitted = init
+    if opts["save_model"] is not None:
+        fitted.save(opts["save_model"])
+    return {"weights": fitted.to_bytes(), "device": opts["device"], **kernel_options(opts)}
+
+
+def block(
+    values: np.ndarray,
+    clear: np.ndarray,
+    sar: np.ndarray | None,
+    t: np.ndarray,
+    out_idx: np.ndarray,
+    *,
+    weights: bytes,
+    device: str = "auto",
+    core: tuple[int, int, int, int] | None = None,
+    **options: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block function (see :class:`stori_xr.fill.Method`): candidates, ranked."""
+    from stori_xr.ranker import rank_runtime
+    from stori_xr.ranker.candidates import candidate_stack, screened
+    from stori_xr.ranker.inputs import savgol_matrix
+    from stori_xr.ranker.ranked import flags_of, network_inputs
+
+    fitted = FittedModel.from_bytes(weights)
+    nb, ny, nx, nt = values.shape
+    y0, y1, x0, x1 = core if core is not None else (0, ny, 0, nx)
+    m, cx = out_idx.size, x1 - x0
+    work = kernel.work_dtype(values)
+    out = np.empty((nb, m, y1 - y0, cx), work)
+    sigma = np.empty_like(out)
+    src = np.empty((m, y1 - y0, cx), np.int8)
+    smoother = savgol_matrix(t)
+    for sy in range(y0, y1, STRIPE):
+        ey = min(sy + STRIPE, y1)
+        cands = candidate_stack(values, clear, sar, t, (sy, ey, x0, x1), options)
+        window = (slice(sy, ey), slice(x0, x1))
+        npix = (ey - sy) * cx
+        flat = values[:, *window].reshape(nb, npix, nt)
+        usable = clear[window].reshape(npix, nt) & ~screened(cands)
+        flat_sar = None if sar is None else sar[:, *window].reshape(sar.shape[0], npix, nt)
+        x = network_inputs(flat, usable, flat_sar, t, cands, fitted.mean, fitted.std, smoother)
+        value, sig, mixed = rank_runtime.rank(weights, x, usable, t, device=device)
+        flags = flags_of(mixed, cands, usable, t)
+        value = np.where(usable[None], flat, value)
+        sig = np.where(usable[None], cands.kernel_sigma, sig)
+        nodata = ~usable.any(axis=1)
+        value[:, nodata] = np.nan
+        sig[:, nodata] = np.nan
+        rows = slice(sy - y0, ey - y0)
+        shape = (nb, ey - sy, cx, nt)
+        out[:, :, rows] = value.reshape(shape)[..., out_idx].transpose(0, 3, 1, 2)
+        sigma[:, :, rows] = sig.reshape(shape)[..., out_idx].transpose(0, 3, 1, 2)
+        src[:, rows] = flags.reshape(ey - sy, cx, nt)[..., out_idx].transpose(2, 0, 1)
+    return out, sigma, src

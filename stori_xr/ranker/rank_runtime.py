@@ -1,0 +1,78 @@
+"""rank-STORI's inference inside a dask task: the network over a tile's pixels, in batches.
+
+The model is built once per worker process and device (the cache of
+:func:`stori_xr.ranker.runtime.model_for`, keyed by the weights' SHA-256); torch runs
+one thread per dask thread on a CPU, under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from stori_xr.ranker import ranknet, runtime
+from stori_xr.ranker.ranked import NetworkInputs, gap_class
+
+#: Pixels per forward call (bounds a task's working memory).
+BATCH = 1024
+
+
+def heads(net: ranknet.RankNet, x: NetworkInputs, device: torch.device):
+    """The network's combined value, variance and weights, as tensors on ``device``."""
+    arrays = (x.inputs, x.sar, x.delta, x.candidates)
+    inputs, sar, delta, cands = (torch.from_numpy(a).to(device) for a in arrays)
+    scores, direct, log_var = net(inputs, sar, delta)
+    return ranknet.combine(scores, direct, log_var, cands)
+
+
+def rank(
+    weights: bytes,
+    x: NetworkInputs,
+    usable: np.ndarray,
+    t: np.ndarray,
+    *,
+    device: str | torch.device = "auto",
+    batch: int = BATCH,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ranked values, their σ and the weights of a tile's pixels.
+
+    Parameters
+    ----------
+    weights : bytes
+        A fitted rank-STORI model (:meth:`~stori_xr.ranker.weights.FittedModel.to_bytes`).
+    x : NetworkInputs
+        What the network reads (:func:`stori_xr.ranker.ranked.network_inputs`).
+    usable : ndarray of bool, shape (npix, nt)
+    t : ndarray, shape (nt,)
+    device : str or torch.device, default "auto"
+    batch : int, default :data:`BATCH`
+
+    Returns
+    -------
+    value, sigma : ndarray of float64, shape (nb, npix, nt)
+        In reflectance; σ calibrated per gap class.
+    weights : ndarray of float32, shape (npix, nt, K + 1)
+        The weights, averaged over bands.
+    """
+    dev = runtime.resolve_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
+    fitted, net = runtime.model_for(weights, dev)
+    npix, nt, nb, k = x.candidates.shape
+    value = np.empty((npix, nt, nb), np.float32)
+    variance = np.empty((npix, nt, nb), np.float32)
+    mixed = np.empty((npix, nt, k + 1), np.float32)
+    with torch.inference_mode():
+        for start in range(0, npix, batch):
+            part = slice(start, start + batch)
+            sub = NetworkInputs(x.inputs[part], x.sar[part], x.delta[part], x.candidates[part])
+            v, var, w = heads(net, sub, dev)
+            value[part] = v.cpu().numpy()
+            variance[part] = var.cpu().numpy()
+            mixed[part] = w.mean(dim=2).cpu().numpy()
+    scale = np.asarray(fitted.record.get("sigma_scale", [1.0] * 4), np.float64)
+    cls = gap_class(usable, t)
+    std = fitted.std[:, None, None]
+    out = value.transpose(2, 0, 1) * std + fitted.mean[:, None, None]
+    sigma = np.sqrt(variance.transpose(2, 0, 1)) * std * scale[cls][None]
+    return out, sigma, mixed

@@ -1,0 +1,299 @@
+"""Learning to rank on hidden values: the fit of rank-STORI, on the target or on a source.
+
+No training data but scenes and their own clouds. From windows of a scene (their tile
+and neighbourhood, so that the kernel's spatial candidate sees what it sees in use):
+
+1. :func:`examples` hides clear values with the evaluation's ``"whole"`` protocol —
+   the scene's own cloud shapes transplanted onto clear dates, whole dates, long windows
+   over the whole window (:func:`stori_xr.evaluate.masks.hide_mask`), a new draw per
+   seed — computes every candidate on what is left, and keeps the pixels with hidden
+   values: their inputs, the hidden truth, and each hidden value's gap class.
+2. :func:`train` fits the network (from a given model, e.g. the pretrained weights, or
+   from scratch) on most of those pixels. Loss on the hidden values only, bands
+   standardised: a smooth L1 of the ranked value, plus a ranking term (cross-entropy of
+   the scores against the candidate closest to the truth, per band: the closest should
+   score highest), plus the Gaussian negative log-likelihood of the variance.
+3. It calibrates σ on the other pixels' hidden values: per gap class
+   (:data:`stori_xr.ranker.ranked.GAP_CLASSES`), the factor that makes ±1σ cover 68.3 %.
+
+Seeded (the draws, the split, the batches, torch) and run on one torch thread, so that
+one seed and one sample give the same weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stori_xr.ranker import ranknet
+from stori_xr.ranker.candidates import CANDIDATES, candidate_stack, screened
+from stori_xr.ranker.inputs import savgol_matrix
+from stori_xr.ranker.ranked import GAP_CLASSES, NetworkInputs, gap_class, n_inputs, network_inputs
+from stori_xr.ranker.train import torch_threads
+from stori_xr.ranker.weights import FittedModel
+
+#: Share of the pixels kept apart to calibrate σ.
+CALIBRATION_SHARE = 0.25
+
+#: Weights of the ranking and likelihood terms of the loss.
+RANK_WEIGHT, NLL_WEIGHT = 0.3, 0.1
+
+#: One-sigma coverage σ is calibrated to.
+ONE_SIGMA = 0.6827
+
+
+@dataclass
+class Examples:
+    """Pixel series with hidden values: what the network reads, and the truth."""
+
+    x: NetworkInputs
+    truth: np.ndarray  # (N, nt, nb) float32, standardised
+    hidden: np.ndarray  # (N, nt) bool
+    cls: np.ndarray  # (N, nt) int, gap class
+
+    @property
+    def size(self) -> int:
+        """Number of pixel series."""
+        return self.hidden.shape[0]
+
+    def take(self, idx: np.ndarray) -> Examples:
+        """The pixel series ``idx``."""
+        x = self.x
+        sub = NetworkInputs(x.inputs[idx], x.sar[idx], x.delta[idx], x.candidates[idx])
+        return Examples(sub, self.truth[idx], self.hidden[idx], self.cls[idx])
+
+    @classmethod
+    def join(cls, parts: Sequence[Examples]) -> Examples:
+        """All pixel series of ``parts``, one after the other."""
+
+        def cat(get):
+            return np.concatenate([get(p) for p in parts], axis=0)
+
+        x = NetworkInputs(
+            cat(lambda p: p.x.inputs),
+            cat(lambda p: p.x.sar),
+            cat(lambda p: p.x.delta),
+            cat(lambda p: p.x.candidates),
+        )
+        return cls(x, cat(lambda p: p.truth), cat(lambda p: p.hidden), cat(lambda p: p.cls))
+
+
+def examples(
+    windows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+    t: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    kernel_options: dict,
+    seeds: Sequence[int],
+) -> Examples:
+    """Hide values of each window, compute the candidates, keep the pixels with hidden values.
+
+    Parameters
+    ----------
+    windows : sequence of (values, usable, sar)
+        ``values (nb, ny, nx, nt)``, ``usable (ny, nx, nt)`` bool, ``sar (nf, ny, nx,
+        nt)`` or None.
+    t : ndarray, shape (nt,)
+        Dates in days.
+    mean, std : ndarray, shape (nb,)
+        The standardisation of the bands.
+    kernel_options : dict
+        Options of the kernel's candidates.
+    seeds : sequence of int
+        One hiding per seed and window.
+    """
+    from stori_xr.evaluate.masks import hide_mask
+
+    smoother = savgol_matrix(t)
+    parts = []
+    for w, (values, usable, sar) in enumerate(windows):
+        nb, ny, nx, nt = values.shape
+        flat = values.reshape(nb, ny * nx, nt)
+        flat_sar = None if sar is None else sar.reshape(sar.shape[0], ny * nx, nt)
+        truth = ((flat - mean[:, None, None]) / std[:, None, None]).transpose(1, 2, 0)
+        for seed in seeds:
+            hide = hide_mask(
+                usable.transpose(2, 0, 1), t, seed=int(seed) * 7919 + w, protocol="whole"
+            ).transpose(1, 2, 0)
+            shown = usable & ~hide
+            cands = candidate_stack(values, shown, sar, t, (0, ny, 0, nx), kernel_options)
+            net_usable = shown.reshape(-1, nt) & ~screened(cands)
+            x = network_inputs(flat, net_usable, flat_sar, t, cands, mean, std, smoother)
+            hidden = hide.reshape(-1, nt)
+            keep = np.flatnonzero(hidden.any(axis=1))
+            if not keep.size:
+                continue
+            part = Examples(x, truth.astype(np.float32), hidden, gap_class(net_usable, t)).take(
+                keep
+            )
+            parts.append(part)
+    if not parts:
+        raise ValueError("no clear values could be hidden in the sample: too few clear dates.")
+    return Examples.join(parts)
+
+
+def config_for(n_bands: int, n_sar: int, bands: Sequence[str], sar_features: Sequence[str]):
+    """The network configuration of a model for these bands and SAR features."""
+    return {
+        "n_inputs": n_inputs(n_bands),
+        "n_sar": 3,
+        "n_bands": n_bands,
+        "n_candidates": len(CANDIDATES),
+        "width": 48,
+        "hidden": 32,
+        "sar_hidden": 16,
+        "bands": list(bands),
+        "sar_features": list(sar_features),
+        "candidates": list(CANDIDATES),
+    }
+
+
+def forward(net: ranknet.RankNet, x: NetworkInputs):
+    """The ranked value, its variance and the candidates' scores of the network on ``x``."""
+    scores, direct, log_var = net(*(torch.from_numpy(a) for a in (x.inputs, x.sar, x.delta)))
+    value, variance, _ = ranknet.combine(scores, direct, log_var, torch.from_numpy(x.candidates))
+    return value, variance, scores
+
+
+def _loss(net: ranknet.RankNet, ex: Examples) -> torch.Tensor:
+    """Smooth L1 of the ranked value + ranking cross-entropy + Gaussian NLL, hidden values."""
+    value, variance, scores = forward(net, ex.x)
+    truth = torch.from_numpy(ex.truth)
+    hidden = torch.from_numpy(ex.hidden)
+    cands = torch.from_numpy(ex.x.candidates)
+    e = (value - truth)[hidden]
+    fit = torch.nn.functional.smooth_l1_loss(e, torch.zeros_like(e), beta=0.5)
+    dist = (cands - truth[..., None]).abs()
+    dist = torch.where(torch.isfinite(dist), dist, torch.full_like(dist, 1e6))
+    best = dist.argmin(-1)[hidden]  # (n, nb): the candidate closest to the truth
+    k = cands.shape[-1]
+    rank = torch.nn.functional.cross_entropy(
+        scores[hidden][..., :k].reshape(-1, k), best.reshape(-1)
+    )
+    var = variance[hidden]
+    nll = 0.5 * (torch.log(var) + e.detach() ** 2 / var).mean()
+    return fit + RANK_WEIGHT * rank + NLL_WEIGHT * nll
+
+
+def train(
+    groups: Sequence[Examples],
+    *,
+    config: dict,
+    mean: np.ndarray,
+    std: np.ndarray,
+    init: FittedModel | None = None,
+    epochs: int = 4,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    record: dict | None = None,
+) -> FittedModel:
+    """Fit the ranker on hidden values and calibrate its σ (see the module's description).
+
+    Parameters
+    ----------
+    groups : sequence of Examples
+        From :func:`examples`, one per scene (scenes may have different dates: a batch
+        holds pixels of one scene).
+    config : dict
+        From :func:`config_for` (or the ``init`` model's).
+    mean, std : ndarray
+        The standardisation the examples were made with.
+    init : FittedModel, optional
+        The model to start from (its parameters); from scratch when None.
+    epochs, batch_size, learning_rate, seed
+        Of the optimisation (Adam).
+    record : dict, optional
+        Added to the model's record (e.g. where its data came from).
+
+    Returns
+    -------
+    FittedModel
+        ``kind="stori"``; its record holds ``sigma_scale`` (one factor per gap class,
+        then one for extrapolated values) and the calibration coverage.
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    cal, fit_idx = [], []
+    for ex in groups:  # a share of each scene's pixels is kept apart for σ
+        order = rng.permutation(ex.size)
+        n_cal = max(round(CALIBRATION_SHARE * ex.size), 1) if ex.size > 1 else 0
+        cal.append(np.sort(order[:n_cal]))
+        fit_idx.append(order[n_cal:])
+    n_fit = sum(f.size for f in fit_idx)
+    losses = []
+    with torch_threads(1):
+        torch.manual_seed(seed)
+        net = ranknet.build(config, None if init is None else init.params)
+        optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
+        net.train()
+        for _ in range(int(epochs)):
+            batches = [
+                (g, idx)
+                for g, f in enumerate(fit_idx)
+                for idx in np.array_split(rng.permutation(f), max(f.size // batch_size, 1))
+                if idx.size
+            ]
+            total = 0.0
+            for b in rng.permutation(len(batches)):
+                g, idx = batches[b]
+                loss = _loss(net, groups[g].take(np.sort(idx)))
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += float(loss.detach()) * idx.size
+            losses.append(round(total / max(n_fit, 1), 5))
+        net.eval()
+        scale, coverage = calibrate(net, [ex.take(c) for ex, c in zip(groups, cal, strict=True)])
+    params = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+    rec = {
+        **(record or {}),
+        "seed": int(seed),
+        "epochs": int(epochs),
+        "pixels": int(n_fit),
+        "calibration_pixels": int(sum(c.size for c in cal)),
+        "hidden_values": int(
+            sum(ex.hidden[f].sum() for ex, f in zip(groups, fit_idx, strict=True))
+        ),
+        "loss": losses,
+        "sigma_scale": scale,
+        "calibration_coverage": coverage,
+        "from": None if init is None else init.digest,
+    }
+    fitted = FittedModel("stori", config, params, np.asarray(mean), np.asarray(std), rec)
+    object.__setattr__(fitted, "seconds", time.perf_counter() - start)
+    return fitted
+
+
+def calibrate(net, groups: Sequence[Examples]) -> tuple[list[float], list[float]]:
+    """Per gap class, the factor on σ that makes ±1σ cover :data:`ONE_SIGMA`.
+
+    Measured on the hidden values of ``groups``; also returns the ±1σ, ±2σ coverage
+    after it (over all classes).
+    """
+    n_classes = len(GAP_CLASSES) + 1
+    zs, classes = [], []
+    for ex in groups:
+        if not ex.size:
+            continue
+        with torch.inference_mode():
+            value, variance, _ = forward(net, ex.x)
+        z = ((value.numpy() - ex.truth) / np.sqrt(variance.numpy()))[ex.hidden]  # (n, nb)
+        zs.append(np.abs(z).ravel())
+        classes.append(np.broadcast_to(ex.cls[ex.hidden][:, None], z.shape).ravel())
+    if not zs:
+        return [1.0] * n_classes, [float("nan")] * 2
+    z, cls = np.concatenate(zs), np.concatenate(classes)
+    overall = float(np.quantile(z, ONE_SIGMA))
+    scale = []
+    for c in range(n_classes):
+        part = z[cls == c]
+        factor = float(np.quantile(part, ONE_SIGMA)) if part.size >= 100 else overall
+        scale.append(round(factor, 5))
+    ratio = z / np.asarray(scale)[cls]
+    coverage = [round(float((ratio <= 1).mean()), 4), round(float((ratio <= 2).mean()), 4)]
+    return scale, coverage

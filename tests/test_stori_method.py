@@ -1,0 +1,182 @@
+"""method="stori": the kernel's candidates ranked by a network fitted on the target.
+
+Small and fast: 16-24 px synthetic scenes and one or two epochs, except where a test
+says why it needs more.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import stori_xr  # noqa: F401
+from stori_xr.datasets import make_scene
+from stori_xr.evaluate import hide_mask
+from stori_xr.kernels.flags import FLAG_VALUES, NODATA, OBSERVED, SCREENED
+from stori_xr.ranker.candidates import CANDIDATES, candidate_stack, neighbour_share
+from stori_xr.ranker.weights import FittedModel
+
+torch = pytest.importorskip("torch")
+
+FAST = {"epochs": 1, "maskings": 1}
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return make_scene(16, 20, periods=30, seed=2)
+
+
+@pytest.fixture(scope="module")
+def model(scene):
+    return scene.optical.stori.fit(scene.sar, **FAST)
+
+
+@pytest.fixture(scope="module")
+def filled(scene, model):
+    return scene.optical.stori.interpolate(scene.sar, method="stori", model=model, fit=False)
+
+
+def test_network_shapes_and_weights():
+    from stori_xr.ranker.ranknet import RankNet, combine
+
+    net = RankNet(n_inputs=10, n_sar=3, n_bands=2, n_candidates=3)
+    scores, direct, log_var = net(
+        torch.zeros(4, 7, 10), torch.zeros(4, 7, 3), torch.zeros(4, 7, 2)
+    )
+    assert scores.shape == (4, 7, 2, 4) and direct.shape == log_var.shape == (4, 7, 2)
+    cands = torch.rand(4, 7, 2, 3)
+    cands[0, 0, 0, 1] = float("nan")  # a candidate without a value weighs nothing
+    value, var, w = combine(torch.randn(4, 7, 2, 4), direct, log_var, cands)
+    torch.testing.assert_close(w.sum(-1), torch.ones(4, 7, 2))
+    assert float(w[0, 0, 0, 1]) == 0.0 and torch.isfinite(value).all()
+    assert (var > 0).all()
+    n = sum(p.numel() for p in RankNet(73, 3, 6, len(CANDIDATES)).parameters())
+    assert n < 60_000  # small: CPU speed falls fast with size
+
+
+def test_neighbour_share_against_a_loop():
+    rng = np.random.default_rng(0)
+    usable = rng.random((7, 9, 3)) < 0.4
+    got = neighbour_share(usable, radius=2)
+    for y in range(7):
+        for x in range(9):
+            win = usable[max(y - 2, 0) : y + 3, max(x - 2, 0) : x + 3]
+            others = win.sum(axis=(0, 1)) - usable[y, x]
+            np.testing.assert_allclose(got[y, x], others / (win.shape[0] * win.shape[1] - 1))
+
+
+def test_candidates_are_the_methods_outputs(scene):
+    from stori_xr.fill import METHODS
+
+    opt = scene.optical
+    names = ["B05", "B06", "B07", "B8A", "B11", "B12"]
+    values = np.stack([opt[b].values for b in names]).transpose(0, 2, 3, 1)
+    usable = opt.clear.values.transpose(1, 2, 0) & np.isfinite(values).all(axis=0)
+    from stori_xr.align import align
+
+    sar = align(opt, scene.sar)
+    feats = np.stack([sar[f].values for f in ("VV", "VH", "RVI")]).transpose(0, 2, 3, 1)
+    t = opt.time.values.astype("datetime64[ns]").astype(np.int64) / 86400e9
+    every = np.arange(t.size)
+    cands = candidate_stack(values, usable, feats, t, (2, 10, 3, 12), {})
+    assert cands.values.shape == (len(CANDIDATES), 6, 8 * 9, t.size)
+    kern, _, flags = METHODS["kernel"].block(values, usable, feats, t, every, core=(2, 10, 3, 12))
+    np.testing.assert_array_equal(
+        cands.values[0], kern.transpose(0, 2, 3, 1).reshape(6, -1, t.size)
+    )
+    np.testing.assert_array_equal(cands.flags, flags.transpose(1, 2, 0).reshape(-1, t.size))
+    smooth, _, _ = METHODS["whittaker"].block(
+        values[:, 2:10, 3:12], usable[2:10, 3:12], None, t, every
+    )
+    np.testing.assert_allclose(
+        cands.values[4], smooth.transpose(0, 2, 3, 1).reshape(6, -1, t.size), rtol=1e-6
+    )
+
+
+def test_contract(scene, filled):
+    out, opt = filled, scene.optical
+    clear = opt.clear.values
+    src = out.stori_source.values
+    for b in ("B05", "B8A"):
+        kept = clear & (src != SCREENED)
+        np.testing.assert_array_equal(out[b].values[kept], opt[b].values[kept])
+        assert out[b].dtype == opt[b].dtype
+        assert np.isfinite(out[b].values).all()
+        sigma = out[f"{b}_sigma"].values
+        assert np.isfinite(sigma).all() and (sigma[~clear] > 0).all()
+    assert (src[clear & (src != SCREENED)] == OBSERVED).all()
+    assert set(np.unique(src)) <= set(FLAG_VALUES.tolist()) - {NODATA}
+    assert out.attrs["stori_method"] == "stori"
+    assert '"weights": "sha256:' in out.attrs["stori_options"]
+
+
+def test_saved_model_round_trip(scene, model, filled, tmp_path):
+    path = model.save(tmp_path / "model.bin")
+    loaded = FittedModel.load(path)
+    assert loaded.kind == "stori" and loaded.digest == model.digest
+    assert len(loaded.record["sigma_scale"]) == 4
+    again = scene.optical.stori.interpolate(scene.sar, method="stori", model=str(path), fit=False)
+    xr.testing.assert_identical(again.drop_attrs(), filled.drop_attrs())
+
+
+def test_fit_is_deterministic_and_seeded(scene, model):
+    again = scene.optical.stori.fit(scene.sar, **FAST)
+    assert again.digest == model.digest
+    other = scene.optical.stori.fit(scene.sar, seed=1, **FAST)
+    assert other.digest != model.digest
+
+
+@pytest.mark.parametrize("chunks", [{"y": 16, "x": 20}, {"y": 7, "x": 9}])
+def test_dask_equals_numpy_and_is_lazy(scene, model, filled, chunks, raise_if_dask_computes):
+    opt = scene.optical.chunk(chunks)
+    with raise_if_dask_computes(0):  # a given model and fit=False: nothing computed
+        lazy = opt.stori.interpolate(scene.sar, method="stori", model=model, fit=False)
+    first, second = lazy.compute(), lazy.compute()
+    xr.testing.assert_identical(first, second)  # the same chunking: bit for bit
+    xr.testing.assert_allclose(first, filled, atol=1e-5, rtol=0)
+    with raise_if_dask_computes(1):  # the fit's sample is the one computation
+        opt.stori.interpolate(scene.sar, method="stori", **FAST)
+
+
+def test_fit_lowers_the_error_on_held_out_values():
+    # a larger scene: the fit on the target must beat the untrained network it starts from
+    scene = make_scene(32, 32, periods=40, seed=4)
+    opt = scene.optical
+    hidden = hide_mask(opt.clear.values, opt.time.values, seed=0, protocol="whole")
+    masked = opt.assign(clear=opt.clear & ~xr.DataArray(hidden, dims=opt.clear.dims))
+    bands = ["B05", "B06", "B07", "B8A", "B11", "B12"]
+
+    def error(**options):
+        out = masked.stori.interpolate(scene.sar, method="stori", **options)
+        diff = [out[b].values[hidden] - opt[b].values[hidden] for b in bands]
+        return float(np.sqrt(np.nanmean(np.square(diff))))
+
+    from stori_xr.fill import pixel_sample
+    from stori_xr.ranker.rank_method import fit_model
+
+    sample = pixel_sample(masked, scene.sar)
+    untrained = fit_model([sample], {"epochs": 0, "maskings": 1}, None)
+    before = error(model=untrained, fit=False)
+    after = error(model=untrained, epochs=10, maskings=2)
+    assert after < 0.8 * before, (after, before)
+
+
+def test_options_are_checked(scene):
+    from stori_xr.exceptions import OptionError
+
+    for bad in ({"epochs": -1}, {"fit": "yes"}, {"device": "tpu"}, {"radius": -2}):
+        with pytest.raises(OptionError, match=r"method='(stori|kernel)'"):
+            scene.optical.stori.interpolate(scene.sar, method="stori", **bad)
+    with pytest.raises(OptionError, match="no such file"):
+        scene.optical.stori.interpolate(scene.sar, method="stori", model="nowhere.bin")
+
+
+def test_import_does_not_import_torch():
+    code = (
+        "import sys, stori_xr, stori_xr.fill, stori_xr.ranker.rank_method, "
+        "stori_xr.ranker.candidates, stori_xr.ranker.ranked; print('torch' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
