@@ -119,7 +119,7 @@ def neighbour_offsets(radius: int) -> np.ndarray:
     return np.array(offs, dtype=np.int64).reshape(-1, 2)
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _bridge(d1, d2):  # pragma: no cover - numba
     """Brownian-bridge factor: d1·d2/(d1+d2), or the one known distance."""
     if d1 >= 0.0 and d2 >= 0.0:
@@ -128,14 +128,14 @@ def _bridge(d1, d2):  # pragma: no cover - numba
     return d1 if d1 >= 0.0 else d2
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _weight(d1, d2):  # pragma: no cover - numba
     """Weight of the later anchor: d1/(d1+d2), or 1/2 when both anchors share the date."""
     s = d1 + d2
     return d1 / s if s > 0.0 else 0.5
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma: no cover
     """Fit E[Δ²] = 2 s2 + c Δt to increment sums, shrunk towards the prior."""
     s2 = prior_s2
@@ -161,7 +161,7 @@ def _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w):  # pragma:
     return s2, c
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _series_models(series, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c, steps, sums):
     # pragma: no cover - numba
     """(s2, c) per band of a series ``(nt, nb)`` over its dates ``use_idx[:n_use]``.
@@ -195,7 +195,7 @@ def _series_models(series, use_idx, n_use, t, prior_s2, prior_c, prior_w, s2, c,
     steps[2] = stt
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _sar_fit(
     values, iy, ix, feat, feat_ok, usable, t, centre, scale_days, ridge, coef, gram, rhs, x
 ):
@@ -240,7 +240,7 @@ def _sar_fit(
     return True
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _fit_centre(ta, tb, scale_days):  # pragma: no cover - numba
     """Centre of a gap's local SAR fit: its middle, rounded to a multiple of L/4.
 
@@ -251,7 +251,7 @@ def _fit_centre(ta, tb, scale_days):  # pragma: no cover - numba
     return np.floor(0.5 * (ta + tb) / step + 0.5) * step
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _predict(coef, k, feat, i):  # pragma: no cover - numba
     s = coef[k, 0]
     for f in range(feat.shape[0]):
@@ -259,7 +259,7 @@ def _predict(coef, k, feat, i):  # pragma: no cover - numba
     return s
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _loo_model(steps, sums, ra, ri, rb, ta, ti, tb, prior_s2, prior_c, prior_w, s2, c):
     # pragma: no cover - numba
     """(s2, c) per band of a series model fitted without the value at date ``i``.
@@ -286,7 +286,7 @@ def _loo_model(steps, sums, ra, ri, rb, ta, ti, tb, prior_s2, prior_c, prior_w, 
         s2[k], c[k] = _fit_increments(int(n), st, stt, sy, sty, prior_s2, prior_c, prior_w)
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c):  # pragma: no cover - numba
     """Σ over bands of e² / (2 s2 + c·br): the clear value at i against the line a–b."""
     z = 0.0
@@ -296,7 +296,7 @@ def _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c):  # pragma: no cover - 
     return z
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _loo_sar(values, iy, ix, i, a, b, w, br, coef, feat, s2, c):  # pragma: no cover - numba
     """Σ over bands of e² / (2 s2 + c·br) against the SAR fit anchored at a and b."""
     z = 0.0
@@ -308,7 +308,7 @@ def _loo_sar(values, iy, ix, i, a, b, w, br, coef, feat, s2, c):  # pragma: no c
     return z
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _pixel_features(sar, iy, ix, usable, feat, feat_ok):  # pragma: no cover - numba
     """3×3 mean of the SAR features around the pixel, standardised over its usable dates.
 
@@ -353,112 +353,14 @@ def _pixel_features(sar, iy, ix, usable, feat, feat_ok):  # pragma: no cover - n
             feat[f, i] = (feat[f, i] - mean) / sd
 
 
-@jit
-def _pair_model(
-    values, clear, t, iy, ix, y, x, min_joint, prior_s2, prior_c, prior_w, s2k, ck, joint_idx
-):
-    # pragma: no cover - numba
-    """Error model of the difference between two pixels over their jointly clear dates.
-
-    Fills ``s2k``, ``ck`` per band and returns the ranking score ``Σ (s2 + 30 c)``,
-    or inf with fewer than ``min_joint`` joint dates. Symmetric in the two pixels
-    (to the last bit), so one computation serves both. The jointly clear dates are
-    listed first (without branches), then the bands are taken six at a time with
-    their sums in scalars (registers), which is what makes this loop fast.
-    """
-    nb = values.shape[3]
-    nt = t.shape[0]
-    ci = clear[iy, ix]
-    cj = clear[y, x]
-    joint = 0
-    for i in range(nt):
-        joint_idx[joint] = i
-        joint += ci[i] & cj[i]
-    if joint < min_joint:
-        return np.inf
-    vi = values[iy, ix]
-    vj = values[y, x]
-    n = max(joint - 1, 0)
-    if joint == 0:  # (min_joint 0) no joint date: the prior alone
-        total = 0.0
-        for k in range(nb):
-            s2k[k], ck[k] = _fit_increments(0, 0.0, 0.0, 0.0, 0.0, prior_s2, prior_c, prior_w)
-            total += s2k[k] + 30.0 * ck[k]
-        return total
-    st = stt = 0.0
-    t_last = t[joint_idx[0]]
-    for q in range(1, joint):
-        dt = t[joint_idx[q]] - t_last
-        t_last = t[joint_idx[q]]
-        st += dt
-        stt += dt * dt
-    total = 0.0
-    for k0 in range(0, nb, 6):
-        # six bands at a time; past the last band, repeats that are not stored
-        k1 = min(k0 + 1, nb - 1)
-        k2 = min(k0 + 2, nb - 1)
-        k3 = min(k0 + 3, nb - 1)
-        k4 = min(k0 + 4, nb - 1)
-        k5 = min(k0 + 5, nb - 1)
-        i = joint_idx[0]
-        l0 = np.float64(vi[i, k0] - vj[i, k0])
-        l1 = np.float64(vi[i, k1] - vj[i, k1])
-        l2 = np.float64(vi[i, k2] - vj[i, k2])
-        l3 = np.float64(vi[i, k3] - vj[i, k3])
-        l4 = np.float64(vi[i, k4] - vj[i, k4])
-        l5 = np.float64(vi[i, k5] - vj[i, k5])
-        t_last = t[i]
-        sy0 = sy1 = sy2 = sy3 = sy4 = sy5 = 0.0
-        sty0 = sty1 = sty2 = sty3 = sty4 = sty5 = 0.0
-        for q in range(1, joint):
-            i = joint_idx[q]
-            dt = t[i] - t_last
-            t_last = t[i]
-            e0 = np.float64(vi[i, k0] - vj[i, k0])
-            e1 = np.float64(vi[i, k1] - vj[i, k1])
-            e2 = np.float64(vi[i, k2] - vj[i, k2])
-            e3 = np.float64(vi[i, k3] - vj[i, k3])
-            e4 = np.float64(vi[i, k4] - vj[i, k4])
-            e5 = np.float64(vi[i, k5] - vj[i, k5])
-            d0 = e0 - l0
-            d1 = e1 - l1
-            d2 = e2 - l2
-            d3 = e3 - l3
-            d4 = e4 - l4
-            d5 = e5 - l5
-            l0 = e0
-            l1 = e1
-            l2 = e2
-            l3 = e3
-            l4 = e4
-            l5 = e5
-            sy0 += d0 * d0
-            sy1 += d1 * d1
-            sy2 += d2 * d2
-            sy3 += d3 * d3
-            sy4 += d4 * d4
-            sy5 += d5 * d5
-            sty0 += d0 * d0 * dt
-            sty1 += d1 * d1 * dt
-            sty2 += d2 * d2 * dt
-            sty3 += d3 * d3 * dt
-            sty4 += d4 * d4 * dt
-            sty5 += d5 * d5 * dt
-        sums = ((sy0, sty0), (sy1, sty1), (sy2, sty2), (sy3, sty3), (sy4, sty4), (sy5, sty5))
-        for r in range(min(6, nb - k0)):
-            sy, sty = sums[r]
-            s2k[k0 + r], ck[k0 + r] = _fit_increments(
-                n, st, stt, sy, sty, prior_s2, prior_c, prior_w
-            )
-    for k in range(nb):
-        total += s2k[k] + 30.0 * ck[k]
-    return total
+#: One as a 64-bit word (numba keeps the bit operations in uint64 with it).
+_ONE = np.uint64(1)
 
 
-@jit
+@jit(error_model="numpy")
 def _all_pairs(
     values,
-    clear,
+    bits,
     t,
     offsets,
     opposite,
@@ -475,8 +377,111 @@ def _all_pairs(
     p_c,
     joint_idx,
 ):  # pragma: no cover - numba
-    """Pair models of every core pixel with every offset, each pair computed once."""
-    ny, nx, _, _ = values.shape
+    """Pair models of every core pixel with every offset, each pair computed once.
+
+    The model of one pair is the inner function ``pair``: numba inlines it, and as
+    it reads the arrays of this function rather than taking them as arguments, no
+    array changes hands per pair (each would cost two atomic reference counts).
+    """
+    ny, nx, _, nb = values.shape
+
+    def pair(iy, ix, y, x, oy, ox, o):
+        """Error model of the difference between two pixels over their jointly clear dates.
+
+        Fills ``p_s2[oy, ox, o]``, ``p_c[oy, ox, o]`` per band and returns the
+        ranking score ``Σ (s2 + 30 c)``, or inf with fewer than ``min_joint``
+        joint dates. Symmetric in the two pixels (to the last bit), so one
+        computation serves both. The jointly clear dates are listed first (bit
+        operations on the masks), then the bands are taken six at a time with their
+        sums in scalars (registers), which is what makes this loop fast.
+        """
+        joint = 0
+        for wd in range(bits.shape[2]):
+            word = bits[iy, ix, wd] & bits[y, x, wd]
+            while word != 0:
+                joint_idx[joint] = wd * 64 + int(trailing_zeros(word))
+                word &= word - _ONE
+                joint += 1
+        if joint < min_joint:
+            return np.inf
+        n = max(joint - 1, 0)
+        if joint == 0:  # (min_joint 0) no joint date: the prior alone
+            total = 0.0
+            for k in range(nb):
+                s2k, ck = _fit_increments(0, 0.0, 0.0, 0.0, 0.0, prior_s2, prior_c, prior_w)
+                p_s2[oy, ox, o, k] = s2k
+                p_c[oy, ox, o, k] = ck
+                total += s2k + 30.0 * ck
+            return total
+        st = stt = 0.0
+        t_last = t[joint_idx[0]]
+        for q in range(1, joint):
+            dt = t[joint_idx[q]] - t_last
+            t_last = t[joint_idx[q]]
+            st += dt
+            stt += dt * dt
+        for k0 in range(0, nb, 6):
+            # six bands at a time; past the last band, repeats that are not stored
+            k1 = min(k0 + 1, nb - 1)
+            k2 = min(k0 + 2, nb - 1)
+            k3 = min(k0 + 3, nb - 1)
+            k4 = min(k0 + 4, nb - 1)
+            k5 = min(k0 + 5, nb - 1)
+            i = joint_idx[0]
+            l0 = np.float64(values[iy, ix, i, k0] - values[y, x, i, k0])
+            l1 = np.float64(values[iy, ix, i, k1] - values[y, x, i, k1])
+            l2 = np.float64(values[iy, ix, i, k2] - values[y, x, i, k2])
+            l3 = np.float64(values[iy, ix, i, k3] - values[y, x, i, k3])
+            l4 = np.float64(values[iy, ix, i, k4] - values[y, x, i, k4])
+            l5 = np.float64(values[iy, ix, i, k5] - values[y, x, i, k5])
+            t_last = t[i]
+            sy0 = sy1 = sy2 = sy3 = sy4 = sy5 = 0.0
+            sty0 = sty1 = sty2 = sty3 = sty4 = sty5 = 0.0
+            for q in range(1, joint):
+                i = joint_idx[q]
+                dt = t[i] - t_last
+                t_last = t[i]
+                e0 = np.float64(values[iy, ix, i, k0] - values[y, x, i, k0])
+                e1 = np.float64(values[iy, ix, i, k1] - values[y, x, i, k1])
+                e2 = np.float64(values[iy, ix, i, k2] - values[y, x, i, k2])
+                e3 = np.float64(values[iy, ix, i, k3] - values[y, x, i, k3])
+                e4 = np.float64(values[iy, ix, i, k4] - values[y, x, i, k4])
+                e5 = np.float64(values[iy, ix, i, k5] - values[y, x, i, k5])
+                d0 = e0 - l0
+                d1 = e1 - l1
+                d2 = e2 - l2
+                d3 = e3 - l3
+                d4 = e4 - l4
+                d5 = e5 - l5
+                l0 = e0
+                l1 = e1
+                l2 = e2
+                l3 = e3
+                l4 = e4
+                l5 = e5
+                sy0 += d0 * d0
+                sy1 += d1 * d1
+                sy2 += d2 * d2
+                sy3 += d3 * d3
+                sy4 += d4 * d4
+                sy5 += d5 * d5
+                sty0 += d0 * d0 * dt
+                sty1 += d1 * d1 * dt
+                sty2 += d2 * d2 * dt
+                sty3 += d3 * d3 * dt
+                sty4 += d4 * d4 * dt
+                sty5 += d5 * d5 * dt
+            sums = ((sy0, sty0), (sy1, sty1), (sy2, sty2), (sy3, sty3), (sy4, sty4), (sy5, sty5))
+            for r in range(min(6, nb - k0)):
+                sy, sty = sums[r]
+                s2k, ck = _fit_increments(n, st, stt, sy, sty, prior_s2, prior_c, prior_w)
+                p_s2[oy, ox, o, k0 + r] = s2k
+                p_c[oy, ox, o, k0 + r] = ck
+        total = 0.0
+        for k in range(nb):
+            total += p_s2[oy, ox, o, k] + 30.0 * p_c[oy, ox, o, k]
+        return total
+
     for iy in range(y0, y1):
         for ix in range(x0, x1):
             oy = iy - y0
@@ -490,62 +495,63 @@ def _all_pairs(
                 partner_in_core = y0 <= y < y1 and x0 <= x < x1
                 if partner_in_core and opposite[o] < o:
                     continue  # the partner computes this pair (and fills this slot)
-                p_score[oy, ox, o] = _pair_model(
-                    values,
-                    clear,
-                    t,
-                    iy,
-                    ix,
-                    y,
-                    x,
-                    min_joint,
-                    prior_s2,
-                    prior_c,
-                    prior_w,
-                    p_s2[oy, ox, o],
-                    p_c[oy, ox, o],
-                    joint_idx,
-                )
+                score = pair(iy, ix, y, x, oy, ox, o)
+                p_score[oy, ox, o] = score
                 if partner_in_core:
+                    py = y - y0
+                    px = x - x0
                     q = opposite[o]
-                    p_score[y - y0, x - x0, q] = p_score[oy, ox, o]
-                    p_s2[y - y0, x - x0, q] = p_s2[oy, ox, o]
-                    p_c[y - y0, x - x0, q] = p_c[oy, ox, o]
+                    p_score[py, px, q] = score
+                    for k in range(nb):
+                        p_s2[py, px, q, k] = p_s2[oy, ox, o, k]
+                        p_c[py, px, q, k] = p_c[oy, ox, o, k]
 
 
-@jit
-def _neighbours(p_score, pool, order, score):  # pragma: no cover - numba
+@jit(error_model="numpy", inline="always")
+def _neighbours(p_score, pool, order, score, spare_order, spare_score):
+    # pragma: no cover - numba
     """The ``pool`` best offsets of a core pixel (indices into the pattern), best first.
 
-    Returns how many there are (offsets with no pair model are left out).
+    Offsets with no pair model (score inf) are left out; equal scores keep the
+    earlier, nearer offset first. A stable merge sort of the scores: ``order`` and
+    ``score`` receive the offsets and their scores, ``spare_order`` and
+    ``spare_score`` are its scratch (all as long as the pattern). Returns how many
+    offsets are kept.
     """
-    kept = 0
+    n = 0
     for o in range(p_score.shape[0]):
-        total = p_score[o]
-        if total == np.inf:
-            continue
-        # insertion into the sorted pool (ties keep the earlier, nearer offset)
-        pos = kept
-        while pos > 0 and score[pos - 1] > total:
-            pos -= 1
-        if pos >= pool:
-            continue
-        last_slot = kept if kept < pool else pool - 1
-        for q in range(last_slot, pos, -1):
-            score[q] = score[q - 1]
-            order[q] = order[q - 1]
-        score[pos] = total
-        order[pos] = o
-        if kept < pool:
-            kept += 1
-    return kept
+        if p_score[o] != np.inf:
+            score[n] = p_score[o]
+            order[n] = o
+            n += 1
+    src_s, src_o, dst_s, dst_o = score, order, spare_score, spare_order
+    in_spare = False
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            a, b = lo, mid
+            for q in range(lo, hi):
+                if a < mid and (b >= hi or src_s[b] >= src_s[a]):
+                    dst_s[q] = src_s[a]
+                    dst_o[q] = src_o[a]
+                    a += 1
+                else:
+                    dst_s[q] = src_s[b]
+                    dst_o[q] = src_o[b]
+                    b += 1
+        src_s, src_o, dst_s, dst_o = dst_s, dst_o, src_s, src_o
+        in_spare = not in_spare
+        width *= 2
+    if in_spare:  # the last pass wrote the spare arrays
+        for q in range(n):
+            score[q] = src_s[q]
+            order[q] = src_o[q]
+    return min(n, pool)
 
 
-#: One as a 64-bit word (numba keeps the bit operations in uint64 with it).
-_ONE = np.uint64(1)
-
-
-@jit
+@jit(error_model="numpy", inline="always")
 def _pack(mask, words):  # pragma: no cover - numba
     """Set ``words`` (64-bit) to the packed boolean ``mask``, as :func:`clear_bits` does."""
     for wd in range(words.shape[0]):
@@ -555,7 +561,7 @@ def _pack(mask, words):  # pragma: no cover - numba
             words[i >> 6] |= _ONE << np.uint64(i & 63)
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _prev_bit(bits, i):  # pragma: no cover - numba
     """Highest set bit of the mask ``bits`` (64-bit words) below ``i``; -1 if none."""
     wd = i >> 6
@@ -568,7 +574,7 @@ def _prev_bit(bits, i):  # pragma: no cover - numba
     return wd * 64 + 63 - int(leading_zeros(word))
 
 
-@jit
+@jit(error_model="numpy", inline="always")
 def _next_bit(bits, i, nt):  # pragma: no cover - numba
     """Lowest set bit of the mask ``bits`` above ``i``; ``nt`` if none."""
     wd = i >> 6
@@ -582,7 +588,7 @@ def _next_bit(bits, i, nt):  # pragma: no cover - numba
     return wd * 64 + int(trailing_zeros(word))
 
 
-@jit
+@jit(error_model="numpy")
 def _spatial_dates(
     values,
     bits,
@@ -683,7 +689,7 @@ def _spatial_dates(
             var[i, k] = vbar * (rho + (1.0 - rho) / used)
 
 
-@jit
+@jit(error_model="numpy")
 def _fill_block(
     values,
     clear,
@@ -735,7 +741,8 @@ def _fill_block(
     feat_ok = np.zeros(nt, dtype=np.bool_)
     coef = np.empty((nb, nf + 1))
     gcoef = np.empty((nb, nf + 1))
-    order = np.empty(pool, dtype=np.int64)
+    order = np.empty(offsets.shape[0], dtype=np.int64)
+    spare_order = np.empty(offsets.shape[0], dtype=np.int64)
     nw = bits.shape[2]
     need_bits = np.zeros(nw, dtype=np.uint64)
     usable_bits = np.zeros(nw, dtype=np.uint64)
@@ -762,7 +769,8 @@ def _fill_block(
     lrs2 = np.empty(nb)
     lrc = np.empty(nb)
     have = np.zeros(3, dtype=np.bool_)
-    score = np.empty(pool)
+    score = np.empty(offsets.shape[0])
+    spare_score = np.empty(offsets.shape[0])
     joint_idx = np.empty(nt, dtype=np.int64)
     row_v = np.empty((nb, m, x1 - x0))
     row_s = np.empty((nb, m, x1 - x0))
@@ -772,7 +780,7 @@ def _fill_block(
     xrow = np.empty(nf + 1)
     _all_pairs(
         values,
-        clear,
+        bits,
         t,
         offsets,
         opposite,
@@ -821,7 +829,7 @@ def _fill_block(
                 own_steps,
                 own_sums,
             )
-            kept = _neighbours(p_score[oy, ox], pool, order, score)
+            kept = _neighbours(p_score[oy, ox], pool, order, score, spare_order, spare_score)
             pair_s2 = p_s2[oy, ox]
             pair_c = p_c[oy, ox]
             sar_ok = False
