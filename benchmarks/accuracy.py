@@ -49,6 +49,9 @@ PATCHES = ("00002806639B424A", "000028085BF08E7E")
 DEFAULT_METHODS = ("stori", "kernel", "stori-rnn", "linear", "whittaker", "sar-regression")
 QUICK_SIZE = 12
 
+#: Options of the learned methods under --quick (the path is checked, not the accuracy).
+QUICK_OPTIONS = {"stori": {"epochs": 1, "maskings": 1}, "stori-rnn": {"epochs": 1, "hidden": 16}}
+
 
 def data_dir(explicit: str | None) -> Path:
     """``--data``, else ``$STORI_DATA``, else ``<repo>/../shared/data``."""
@@ -87,6 +90,14 @@ def hiding(optical, protocol: str, seeds: list[int], hide: dict) -> str:
         f"{np.mean(shares):.0%} of the clear values hidden, {np.mean(whole_dates):.1f} "
         f"dates hidden whole (mean over seeds)"
     )
+
+
+def _learned_options(patch: str, models: dict[str, str], quick: bool) -> dict:
+    """Options of the learned methods on a patch: the model given for it, quick settings."""
+    options = {k: dict(v) for k, v in QUICK_OPTIONS.items()} if quick else {}
+    if patch in models:
+        options.setdefault("stori", {})["model"] = models[patch]
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 protocol=protocol,
                 splits=splits,
                 hide=hide,
-                method_options={"stori": {"model": models[patch]}} if patch in models else None,
+                method_options=_learned_options(patch, models, args.quick),
             )
             elapsed = time.perf_counter() - t0
             table.insert(0, "protocol", protocol)

@@ -51,7 +51,7 @@ class StoriAccessor:
         self,
         sar: xr.Dataset | None = None,
         times: Any = None,
-        method: str = "kernel",
+        method: str = "stori",
         **options: Any,
     ):
         """Fill the gaps on the target dates; see :func:`stori_xr.fill.interpolate`."""

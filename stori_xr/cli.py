@@ -288,10 +288,12 @@ def _demo(args: argparse.Namespace) -> int:
     if args.times is None:
         print(f"RMSE on the gaps against the synthetic truth: {_gap_rmse(written, scene):.4f}")
     band = "B8A" if "B8A" in written else next(iter(scene.truth.data_vars))
-    figures = {
-        "input.png": scene.optical.stori.plot_maps(band),  # the cloud gaps, for comparison
-        "quicklook.png": written.stori.plot_maps(band),
-        "pixel.png": written.stori.plot_pixel(args.size // 2, args.size // 2),
+    middle = args.size // 2
+    figures = {  # input and reconstruction side by side, on one colour scale
+        "maps.png": written.stori.plot_maps(variable=band, input=scene.optical),
+        "pixel.png": written.stori.plot_pixel(
+            x=middle, y=middle, index=True, input=scene.optical, sar=scene.sar
+        ),
     }
     for name, fig in figures.items():
         fig.savefig(out_dir / name, dpi=90, bbox_inches="tight")
@@ -622,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the pipeline on the built-in synthetic scene and write its outputs",
         description=(
             "Gap-fill a seeded synthetic Sentinel-2 scene with its Sentinel-1 and write\n"
-            "reflectance.zarr, input.png, quicklook.png and pixel.png into --out."
+            "reflectance.zarr, maps.png and pixel.png into --out."
         ),
         epilog=_EXIT_CODES,
         formatter_class=raw,
@@ -760,7 +762,7 @@ def _add_times_and_method(
     )
     parser.add_argument(
         "--method",
-        default="kernel",
+        default="stori",
         choices=methods,
         metavar="METHOD",
         help="gap-filling method, one of: %(choices)s (default: %(default)s)",

@@ -42,7 +42,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         nargs="*",
         metavar="PATCH",
         help="WorldCereal patch folders, each holding an S2_L2A_20m_*.nc and an "
-        "S1_GRD-*_20m_*.nc file",
+        "S1_GRD-*_20m_*.nc file (default: none)",
     )
     cmd.add_argument(
         "--synthetic",
@@ -51,15 +51,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="N",
         help=f"also N synthetic scenes of {SYNTHETIC_SIZE} px (default: %(default)s)",
     )
-    cmd.add_argument("--out", required=True, metavar="FILE", help="where to write the weights")
-    for name in ("seed", "epochs", "windows", "maskings"):
-        cmd.add_argument(
-            f"--{name}",
-            type=int,
-            default=DEFAULTS[name],
-            metavar="N",
-            help=f"{name} of the fit (default: %(default)s)",
-        )
+    cmd.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="the file to write the weights to; <FILE>.json is written beside it "
+        "(default: none, required)",
+    )
+    helps = {
+        "seed": "seed of the windows, the hidings and the network (default: %(default)s)",
+        "epochs": "passes over the hidden values (default: %(default)s)",
+        "windows": "windows of 32 px read from each scene (default: %(default)s)",
+        "maskings": "hidings of each window, each a new draw (default: %(default)s)",
+    }
+    for name, text in helps.items():
+        cmd.add_argument(f"--{name}", type=int, default=DEFAULTS[name], metavar="N", help=text)
     cmd.set_defaults(func=run, check=check, parser=cmd)
     return cmd
 

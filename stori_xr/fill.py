@@ -109,6 +109,12 @@ class PixelSample:
         sar = np.stack(stacked[nb : nb + nf]) if nf else np.empty((0, *usable.shape))
         return values.transpose(0, 2, 1), usable.T, sar.transpose(0, 2, 1)
 
+    def reordered(self, order: Sequence[int]) -> PixelSample:
+        """The same sample with its bands in ``order`` (indices into :attr:`names`)."""
+        bands = [self.bands[i] for i in order]
+        names = [self.names[i] for i in order]
+        return PixelSample(bands, self.clear, self.sar, names, self.sar_names)
+
     def _parts(self, size: int, count: int, seed: int) -> list[list[np.ndarray]]:
         """The layers (bands, SAR features, mask) of ``count`` random windows, computed."""
         import dask
@@ -491,7 +497,7 @@ def interpolate(
     optical: xr.Dataset | xr.DataArray,
     sar: xr.Dataset | None = None,
     times: TimesLike = None,
-    method: str = "kernel",
+    method: str = "stori",
     *,
     max_gap: str | float | None = None,
     tolerance: str | float = "12D",
@@ -516,11 +522,15 @@ def interpolate(
         Dates outside the optical period are extrapolated, with an
         :class:`~stori_xr.exceptions.ExtrapolationWarning`; dates more than 90 days
         outside it (:data:`stori_xr.dates.MAX_EXTRAPOLATION`) are refused.
-    method : str, default "kernel"
-        ``"kernel"`` (STORI's numba kernel), or a comparator: ``"linear"``,
-        ``"whittaker"``, ``"sar-regression"``, ``"stori-rnn"`` (the published STORI
-        network, fitted on a sample of the target: that fit is the one eager step,
-        the rest stays lazy; ``model=`` a saved model skips it).
+    method : str, default "stori"
+        ``"stori"`` (rank-STORI: the kernel's candidates, a smooth temporal one and a
+        SAR regression, ranked by a small network that is first fitted on a sample of
+        the target — that fit is the one eager step, the rest stays lazy; ``fit=False``
+        uses ``model=``, by default the weights shipped in the package, as it is),
+        ``"kernel"`` (STORI's numba kernel and its analytic fusion alone), or a
+        comparator: ``"linear"``, ``"whittaker"``, ``"sar-regression"``,
+        ``"stori-rnn"`` (the published STORI network, fitted on a sample of the target;
+        ``model=`` a saved model skips the fit).
     max_gap : str or float, optional
         Leave NaN (flagged ``no_data``) the dates inside gaps longer than this (a
         gap's length is the time between the usable values around it, or to the one

@@ -201,7 +201,12 @@ def test_plots_accept_dataset_and_dataarray(pair):
     matplotlib.use("Agg")
     opt, sar = pair
     ds = interpolate(opt, sar, method="kernel", radius=3)
-    da = opt[["B04", "B08"]].where(opt.clear).to_dataarray("band").stori.interpolate(sar)
+    da = (
+        opt[["B04", "B08"]]
+        .where(opt.clear)
+        .to_dataarray("band")
+        .stori.interpolate(sar, method="kernel")
+    )
     for obj in (ds, da):
         fig = obj.stori.plot_pixel(x=3, y=2, index=True)
         assert len(fig.axes) == 2 and all(len(ax.collections) == 1 for ax in fig.axes)  # ±1σ
@@ -308,8 +313,8 @@ def test_dask_input_narrower_than_the_halo(chunks):
     # 8 x 6 px is narrower than the kernel's neighbourhood (radius 8 + 1): dask's overlap
     # must not be asked for a depth larger than the array
     opt, sar = make_optical(nt=20, ny=8, nx=6), make_sar(ny=4, nx=3)
-    eager = opt.stori.interpolate(sar)
-    lazy = opt.chunk(chunks).stori.interpolate(sar)
+    eager = opt.stori.interpolate(sar, method="kernel")
+    lazy = opt.chunk(chunks).stori.interpolate(sar, method="kernel")
     for name in eager.data_vars:
         np.testing.assert_array_equal(lazy[name].values, eager[name].values)
 
@@ -353,8 +358,10 @@ def test_numpy_input_runs_inside_a_dask_task_without_a_pool_of_its_own():
     import dask
 
     opt, sar = make_optical(nt=20, ny=12, nx=12), make_sar(ny=6, nx=6)
-    eager = opt.stori.interpolate(sar)
-    nested = dask.delayed(lambda: opt.stori.interpolate(sar))().compute(scheduler="threads")
+    eager = opt.stori.interpolate(sar, method="kernel")
+    nested = dask.delayed(lambda: opt.stori.interpolate(sar, method="kernel"))().compute(
+        scheduler="threads"
+    )
     for name in eager.data_vars:
         np.testing.assert_array_equal(nested[name].values, eager[name].values)
 

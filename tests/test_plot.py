@@ -154,7 +154,12 @@ def test_maps_true_colour_ndvi_and_several_dates(scene, out):
 
 def test_maps_of_a_dataarray_result_and_an_input(scene, out):
     opt, sar = scene
-    da = opt[["B04", "B08"]].where(opt.clear).to_dataarray("band").stori.interpolate(sar)
+    da = (
+        opt[["B04", "B08"]]
+        .where(opt.clear)
+        .to_dataarray("band")
+        .stori.interpolate(sar, method="kernel")
+    )
     fig = da.stori.plot_maps(time=DATE, variable="ndvi")
     titles = [ax.get_title() for ax in fig.axes[:4]]
     assert titles[0].startswith(f"observed, {DATE}")

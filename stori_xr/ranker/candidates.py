@@ -16,10 +16,10 @@ share of the neighbourhood that is usable on that date, the kernel's flag).
 
 Examples
 --------
->>> usable = np.zeros((1, 3, 3, 2), bool)[0]  # (ny, nx, nt)
->>> usable[0, 0, 0] = True
->>> neighbour_share(usable, radius=1)[:, :, 0].round(2).tolist()  # doctest: +NORMALIZE_WHITESPACE
-[[0.0, 0.2, 0.0], [0.2, 0.12, 0.0], [0.0, 0.0, 0.0]]
+>>> usable = np.zeros((3, 3, 2), bool)  # (ny, nx, nt)
+>>> usable[0, 0, 0] = True  # one usable pixel: a share of each neighbour's window
+>>> (neighbour_share(usable, radius=1)[:, :, 0] * 40).round().astype(int).tolist()
+[[0, 8, 0], [8, 5, 0], [0, 0, 0]]
 """
 
 from __future__ import annotations

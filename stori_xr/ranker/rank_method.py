@@ -18,7 +18,9 @@ Registered in :data:`stori_xr.fill.METHODS` (no torch at import):
 
 Options (:data:`DEFAULTS`, besides the kernel's own, which shape its candidates):
 ``model``, ``fit``, ``save_model`` (a path to write the fitted model to), ``seed``,
-``device`` (``"auto"``: CUDA when present), ``epochs`` (of the fit), ``maskings``.
+``device`` (``"auto"``: CUDA when present), ``epochs`` (of the fit; by default
+:data:`FROM_WEIGHTS_EPOCHS` from the shipped weights, :data:`FROM_SCRATCH_EPOCHS` from
+scratch when the target's bands are not the ones they read), ``maskings``.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ DEFAULTS: dict[str, Any] = {
     "save_model": None,
     "seed": 0,
     "device": "auto",
-    "epochs": 3,
+    "epochs": None,
     "maskings": 2,
 }
+
+#: Epochs of the fit on the target from the shipped weights, and from scratch (when
+#: they read other bands than the target's).
+FROM_WEIGHTS_EPOCHS, FROM_SCRATCH_EPOCHS = 3, 10
 
 #: Side (px) of the windows the fit reads, and how many.
 WINDOW = 32
@@ -67,6 +73,11 @@ def default_model() -> FittedModel | None:
     return FittedModel.from_bytes(path.read_bytes())
 
 
+def _shipped_bands() -> list[str] | None:
+    model = default_model()
+    return None if model is None else list(model.config["bands"])
+
+
 def check(options: dict[str, Any]) -> None:
     """OptionError for an option value ``method='stori'`` cannot use, naming what to give."""
 
@@ -75,6 +86,8 @@ def check(options: dict[str, Any]) -> None:
 
     for name, low in (("seed", 0), ("epochs", 0), ("maskings", 1)):
         value = options.get(name, DEFAULTS[name])
+        if value is None and name == "epochs":
+            continue
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
             raise refuse(name, f"a whole number, {low} or more")
     if not isinstance(options.get("fit", True), bool):
@@ -155,7 +168,7 @@ def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=No
         mean=mean,
         std=std,
         init=init,
-        epochs=int(opts.get("epochs", DEFAULTS["epochs"])),
+        epochs=int(opts["epochs"]),
         seed=seed,
         record=record,
     )
@@ -172,12 +185,17 @@ def _standardisation(windows) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_bands(fitted: FittedModel, names: list[str]) -> None:
-    if list(fitted.config["bands"]) != list(names):
+    if not _same_bands(fitted, names):
         raise OptionError(
             f"the model was fitted on bands {fitted.config['bands']}; this input has "
             f"{names}: give bands= the model's bands, or fit one on this input "
-            "(stori pretrain --bands ...)."
+            "(model=None)."
         )
+
+
+def _same_bands(fitted: FittedModel, names: list[str]) -> bool:
+    """Whether the model reads these bands (in any order)."""
+    return sorted(fitted.config["bands"]) == sorted(names)
 
 
 def fit(sample: Any, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
@@ -198,21 +216,37 @@ def fit(sample: Any, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
         ``weights`` (bytes), ``device`` and the kernel's options: those of :func:`block`.
     """
     opts = {**DEFAULTS, **options}
-    init = _load(opts["model"]) if opts["model"] is not None else default_model()
-    if init is not None:
-        _check_bands(init, list(sample.names))
+    names = list(sample.names)
+    if opts["model"] is not None:
+        init = _load(opts["model"])
+        _check_bands(init, names)
+    else:
+        init = default_model()
+        if init is not None and not _same_bands(init, names):
+            init = None  # shipped for other bands: fit a network from scratch
+    # the network reads the bands in its model's order
+    order = [names.index(b) for b in init.config["bands"]] if init is not None else None
+    if order is not None:
+        sample = sample.reordered(order)
+    if opts["epochs"] is None:
+        opts["epochs"] = FROM_WEIGHTS_EPOCHS if init is not None else FROM_SCRATCH_EPOCHS
     if opts["fit"] and int(opts["epochs"]) > 0:
         fitted = fit_model([(sample, t)], opts, init, record={"fitted_on": "target"})
     elif init is None:
         raise OptionError(
-            "fit=False needs a model: give model= a saved one (no weights are shipped "
-            "in this installation)."
+            f"fit=False needs a model for bands {names}: the shipped weights read "
+            f"{_shipped_bands()}; give model= a model fitted on these bands, or fit=True."
         )
     else:
         fitted = init
     if opts["save_model"] is not None:
         fitted.save(opts["save_model"])
-    return {"weights": fitted.to_bytes(), "device": opts["device"], **kernel_options(opts)}
+    return {
+        "weights": fitted.to_bytes(),
+        "device": opts["device"],
+        "band_order": order,
+        **kernel_options(opts),
+    }
 
 
 def block(
@@ -224,10 +258,28 @@ def block(
     *,
     weights: bytes,
     device: str = "auto",
+    band_order: list[int] | None = None,
     core: tuple[int, int, int, int] | None = None,
     **options: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The block function (see :class:`stori_xr.fill.Method`): candidates, ranked."""
+    """The block function (see :class:`stori_xr.fill.Method`): candidates, ranked.
+
+    ``band_order``: the input's bands in the model's order (None: the same order).
+    """
+    if band_order is not None and list(band_order) != list(range(values.shape[0])):
+        out, sigma, src = block(
+            values[band_order],
+            clear,
+            sar,
+            t,
+            out_idx,
+            weights=weights,
+            device=device,
+            core=core,
+            **options,
+        )
+        back = np.argsort(band_order)
+        return out[back], sigma[back], src
     from stori_xr.ranker import rank_runtime
     from stori_xr.ranker.candidates import candidate_stack, screened
     from stori_xr.ranker.inputs import savgol_matrix
