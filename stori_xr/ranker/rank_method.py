@@ -51,8 +51,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Epochs of the fit on the target from the shipped weights, and from scratch (when
-#: they read other bands than the target's).
-FROM_WEIGHTS_EPOCHS, FROM_SCRATCH_EPOCHS = 3, 10
+#: they read other bands than the target's). From weights, 0: the network is not
+#: fine-tuned (on the real patches, fine-tuning on the target's own hidden values raised
+#: the RMSE and lowered the σ coverage), only its σ is calibrated on the target.
+FROM_WEIGHTS_EPOCHS, FROM_SCRATCH_EPOCHS = 0, 10
 
 #: Side (px) of the windows the fit reads, and how many.
 WINDOW = 32
@@ -230,7 +232,8 @@ def fit(sample: Any, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
         sample = sample.reordered(order)
     if opts["epochs"] is None:
         opts["epochs"] = FROM_WEIGHTS_EPOCHS if init is not None else FROM_SCRATCH_EPOCHS
-    if opts["fit"] and int(opts["epochs"]) > 0:
+    if opts["fit"] and (int(opts["epochs"]) > 0 or init is not None):
+        # epochs=0 from a model: its σ calibrated on the target's hidden values only
         fitted = fit_model([(sample, t)], opts, init, record={"fitted_on": "target"})
     elif init is None:
         raise OptionError(

@@ -13,8 +13,10 @@ and neighbourhood, so that the kernel's spatial candidate sees what it sees in u
    standardised: a smooth L1 of the ranked value, plus a ranking term (cross-entropy of
    the scores against the candidate closest to the truth, per band: the closest should
    score highest), plus the Gaussian negative log-likelihood of the variance.
-3. It calibrates σ on the other pixels' hidden values: per gap class
-   (:data:`stori_xr.ranker.ranked.GAP_CLASSES`), the factor that makes ±1σ cover 68.3 %.
+3. It calibrates σ on the other pixels' hidden values (on every pixel's when
+   ``epochs=0``: the model's σ calibrated on the target, its weights unchanged): per gap
+   class (:data:`stori_xr.ranker.ranked.GAP_CLASSES`), the factor that makes ±1σ cover
+   68.3 %.
 
 Seeded (the draws, the split, the batches, torch) and run on one torch thread, so that
 one seed and one sample give the same weights.
@@ -222,6 +224,8 @@ def train(
     for ex in groups:  # a share of each scene's pixels is kept apart for σ
         order = rng.permutation(ex.size)
         n_cal = max(round(CALIBRATION_SHARE * ex.size), 1) if ex.size > 1 else 0
+        if int(epochs) == 0:  # nothing is fitted: σ is calibrated on every pixel
+            n_cal = ex.size
         cal.append(np.sort(order[:n_cal]))
         fit_idx.append(order[n_cal:])
     n_fit = sum(f.size for f in fit_idx)
