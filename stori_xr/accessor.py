@@ -1,4 +1,21 @@
-"""The ``.stori`` accessor: a table of contents that delegates to free functions."""
+"""The ``.stori`` accessor: a table of contents that delegates to free functions.
+
+Each method is its free function with the object as first argument: the same name,
+docstring and signature (less that argument), made from the function by
+:func:`_method`, so ``help(ds.stori.interpolate)`` and tab completion show every
+parameter, and the two can never drift apart.
+
+Examples
+--------
+>>> import inspect
+>>> from stori_xr.datasets import make_scene
+>>> scene = make_scene(16, 16, periods=12, seed=1)
+>>> list(inspect.signature(scene.optical.stori.align).parameters)[:3]
+['sar', 'times', 'tolerance']
+>>> out = scene.optical.stori.interpolate(scene.sar, method="linear")
+>>> out.attrs["stori_method"]
+'linear'
+"""
 
 from __future__ import annotations
 
@@ -9,11 +26,9 @@ from typing import Any
 
 import xarray as xr
 
-from stori_xr import plot
-from stori_xr.align import align
-from stori_xr.evaluate import evaluate
-from stori_xr.fill import interpolate
-from stori_xr.output import to_zarr
+from stori_xr import align as _align
+from stori_xr import evaluate as _evaluate
+from stori_xr import fill, output, plot
 
 
 def _method(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -27,11 +42,10 @@ def _method(func: Callable[..., Any]) -> Callable[..., Any]:
     def method(self: StoriAccessor, *args: Any, **kwargs: Any) -> Any:
         return func(self._obj, *args, **kwargs)
 
-    params = list(inspect.signature(func).parameters.values())
+    signature = inspect.signature(func)
+    params = list(signature.parameters.values())
     self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    method.__signature__ = inspect.signature(
-        func
-    ).replace(  # type: ignore[attr-defined]
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[self_param, *params[1:]]
     )
     return method
@@ -43,34 +57,11 @@ class StoriAccessor:
     def __init__(self, obj: xr.Dataset | xr.DataArray):
         self._obj = obj
 
-    def align(self, sar: xr.Dataset | None = None, times: Any = None, **options: Any):
-        """Align SAR and optical on the optical grid; see :func:`stori_xr.align.align`."""
-        return align(self._obj, sar, times, **options)
-
-    def interpolate(
-        self,
-        sar: xr.Dataset | None = None,
-        times: Any = None,
-        method: str = "stori",
-        **options: Any,
-    ):
-        """Fill the gaps on the target dates; see :func:`stori_xr.fill.interpolate`."""
-        return interpolate(self._obj, sar, times, method, **options)
-
-    def fit(self, sar: xr.Dataset | None = None, method: str = "stori", **options: Any):
-        """Fit a learning method on this scene; see :func:`stori_xr.fill.fit`."""
-        from stori_xr.fill import fit
-
-        return fit(self._obj, sar, method, **options)
-
-    def evaluate(self, sar: xr.Dataset | None = None, **options: Any):
-        """Score methods on hidden clear values; see :func:`stori_xr.evaluate.evaluate`."""
-        return evaluate(self._obj, sar, **options)
-
-    def to_zarr(self, store: Any, **kwargs: Any):
-        """Write to Zarr chunk by chunk; see :func:`stori_xr.output.to_zarr`."""
-        return to_zarr(self._obj, store, **kwargs)
-
+    align = _method(_align.align)
+    interpolate = _method(fill.interpolate)
+    fit = _method(fill.fit)
+    evaluate = _method(_evaluate.evaluate)
+    to_zarr = _method(output.to_zarr)
     plot_maps = _method(plot.plot_maps)
     plot_pixel = _method(plot.plot_pixel)
 

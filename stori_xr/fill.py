@@ -20,6 +20,7 @@ weights as bytes, which travel in the graph to the tasks.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from stori_xr import blocks, validate
+from stori_xr import blocks, progress, validate
 from stori_xr.align import aligned_parts
 from stori_xr.dates import (
     MATCH_WITHIN,
@@ -55,6 +56,7 @@ from stori_xr.metadata import (
 )
 from stori_xr.ranker import method as stori_rnn
 from stori_xr.ranker import rank_method
+from stori_xr.ranker.weights import FittedModel
 
 BlockFunction = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -493,6 +495,34 @@ def _prepare(
     )
 
 
+class _MethodDefault:
+    """The default of a method option in a signature: reads as the value, means "not given".
+
+    Only the options a caller gives reach the method (a method refuses options it does
+    not take); the method applies its own default to the others.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+#: The named method options of :func:`interpolate` and :func:`fit`: those of the kernel
+#: (:data:`stori_xr.kernels.stori.DEFAULTS`) and of ``method="stori"``
+#: (:data:`stori_xr.ranker.rank_method.DEFAULTS`), each default marked "not given".
+_OPT = {k: _MethodDefault(v) for k, v in {**stori.DEFAULTS, **rank_method.DEFAULTS}.items()}
+
+
+def _given(values: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The named method options the caller gave (among ``values``), then ``options``."""
+    named = {k: values[k] for k in _OPT if k in values}
+    return {**{k: v for k, v in named.items() if not isinstance(v, _MethodDefault)}, **options}
+
+
 def interpolate(
     optical: xr.Dataset | xr.DataArray,
     sar: xr.Dataset | None = None,
@@ -507,6 +537,28 @@ def interpolate(
     sar_units: str | None = None,
     rechunk: bool = False,
     valid_range: ValidRange = VALID_RANGE,
+    radius: int = _OPT["radius"],
+    n_similar: int = _OPT["n_similar"],
+    pool: int = _OPT["pool"],
+    min_joint: int = _OPT["min_joint"],
+    sar_scale_days: float = _OPT["sar_scale_days"],
+    ridge: float = _OPT["ridge"],
+    screen_z: float = _OPT["screen_z"],
+    calibrate: bool = _OPT["calibrate"],
+    rho: float = _OPT["rho"],
+    sigma_scale: float = _OPT["sigma_scale"],
+    spread_weight: float = _OPT["spread_weight"],
+    prior_c: float = _OPT["prior_c"],
+    prior_s2: float = _OPT["prior_s2"],
+    prior_weight: float = _OPT["prior_weight"],
+    candidates: Sequence[str] = _OPT["candidates"],
+    model: str | os.PathLike | bytes | FittedModel | None = _OPT["model"],
+    fit: bool = _OPT["fit"],
+    save_model: str | os.PathLike | None = _OPT["save_model"],
+    seed: int = _OPT["seed"],
+    device: str = _OPT["device"],
+    epochs: int | None = _OPT["epochs"],
+    maskings: int = _OPT["maskings"],
     **options: Any,
 ) -> xr.Dataset | xr.DataArray:
     """Reconstruct cloud-free reflectance on the target dates.
@@ -546,8 +598,65 @@ def interpolate(
         gave it. The default suits surface reflectance; give ``(-1.0, 1.0)`` for an
         index such as NDVI, a ``{band: (low, high)}`` dict for bands of several kinds,
         or None to leave the fills unbounded.
+    radius : int, default 8
+        Options of ``method="kernel"`` and ``"stori"`` (the kernel makes the
+        candidates that rank-STORI ranks; defaults in
+        :data:`stori_xr.kernels.stori.DEFAULTS`, explained in ``docs/method.md``): the
+        search radius (pixels) of the spatial candidate's neighbours.
+    n_similar : int, default 8
+        Neighbours, among the best-ranked ones clear on the date, that give the spatial
+        candidate.
+    pool : int, default 72
+        The best-ranked neighbours that ``n_similar`` are taken from.
+    min_joint : int, default 5
+        Clear dates a neighbour must share with the pixel before it is considered.
+    sar_scale_days : float, default 60.0
+        Time scale (days) of the SAR-anchored candidate's regression weights (zero
+        beyond three times this).
+    ridge : float, default 0.05
+        Ridge penalty of the SAR regressions (also the option of
+        ``"sar-regression"``, whose own default then applies).
+    screen_z : float, default 4.0
+        Screening threshold in standard deviations (0 switches screening off).
+    calibrate : bool, default True
+        Scale each candidate family's variance by its errors on the pixel's own clear
+        values.
+    rho : float, default 0.15
+        Assumed correlation between the errors of neighbours.
+    sigma_scale, spread_weight : float, default 0.65 and 1.0
+        Of the uncertainty: ``sigma² = sigma_scale² · ((1 + spread_weight · S) /
+        Σ(1/var) + s2)``.
+    prior_c, prior_s2, prior_weight : float, default 2e-5, 1e-4 and 4.0
+        The prior of the per-pixel error models and its weight.
+    candidates : sequence of str, default ("temporal", "sar", "spatial")
+        The candidate families used (for ablation studies).
+    model : str, path, bytes, FittedModel or None, default None
+        Options of ``method="stori"`` (:data:`stori_xr.ranker.rank_method.DEFAULTS`,
+        explained in ``docs/ranker.md``): the ranker to start from or to use, a saved
+        model or one from :func:`fit`; None: the weights shipped in the package.
+    fit : bool, default True
+        Fit the ranker on the target before filling it; False uses ``model`` as it is.
+    save_model : str, path or None, default None
+        Write the fitted model there.
+    seed : int, default 0
+        Seed of the fit's windows and hidden values.
+    device : str, default "auto"
+        ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"auto"`` (CUDA when present).
+    epochs : int or None, default None
+        Epochs of the fit; None: 3 from the shipped weights, 10 from scratch (when the
+        target's bands are not the ones the weights read).
+    maskings : int, default 2
+        Times each window's clear values are hidden differently in the fit.
     **options
-        Options of the method (e.g. ``lmbda=`` for ``"whittaker"``).
+        Options of the other methods: ``lmbda`` (a number or ``"gcv"``), ``order``
+        and ``step`` of ``"whittaker"``; ``hidden`` and ``sample`` of ``"stori-rnn"``,
+        which also takes ``model``, ``save_model``, ``seed``, ``device`` and
+        ``epochs``, with its own defaults (:data:`stori_xr.ranker.method.DEFAULTS`).
+
+        Only the options given reach the method, which applies its own defaults to
+        the others; a method refuses an option it does not take
+        (:class:`~stori_xr.exceptions.MethodError`), e.g. ``radius`` with
+        ``method="linear"``.
 
     Returns
     -------
@@ -557,7 +666,26 @@ def interpolate(
         with a ``band`` dim in gives a DataArray out, with ``sigma`` and
         ``stori_source`` as coordinates. Clear values come back unchanged (unless
         screened). Lazy for dask input; the same values for numpy input.
+
+    Examples
+    --------
+    >>> from stori_xr.datasets import make_scene
+    >>> scene = make_scene(16, 16, periods=12, seed=1)
+    >>> out = scene.optical.stori.interpolate(scene.sar, times="10D", method="kernel", radius=4)
+    >>> out.sizes["time"], sorted(out.data_vars)[:3]
+    (6, ['B05', 'B05_sigma', 'B06'])
+    >>> out.attrs["stori_method"]
+    'kernel'
+
+    The same call as a function, with a comparator that takes no option:
+
+    >>> from stori_xr.fill import interpolate
+    >>> out = interpolate(scene.optical, method="linear", max_gap="60D")
+    >>> out.B05.dims, out.stori_source.dtype
+    (('time', 'y', 'x'), dtype('int8'))
     """
+    options = _given(locals(), options)
+    progress.first_call()
     spec = _method(method, options)
     if sar is None and spec.needs_sar:
         raise MissingVariableError(f"method={method!r} needs SAR: pass sar=.")
@@ -694,6 +822,27 @@ def fit(
     bands: Sequence[str] | None = None,
     time_dim: Hashable | None = None,
     sar_units: str | None = None,
+    radius: int = _OPT["radius"],
+    n_similar: int = _OPT["n_similar"],
+    pool: int = _OPT["pool"],
+    min_joint: int = _OPT["min_joint"],
+    sar_scale_days: float = _OPT["sar_scale_days"],
+    ridge: float = _OPT["ridge"],
+    screen_z: float = _OPT["screen_z"],
+    calibrate: bool = _OPT["calibrate"],
+    rho: float = _OPT["rho"],
+    sigma_scale: float = _OPT["sigma_scale"],
+    spread_weight: float = _OPT["spread_weight"],
+    prior_c: float = _OPT["prior_c"],
+    prior_s2: float = _OPT["prior_s2"],
+    prior_weight: float = _OPT["prior_weight"],
+    candidates: Sequence[str] = _OPT["candidates"],
+    model: str | os.PathLike | bytes | FittedModel | None = _OPT["model"],
+    save_model: str | os.PathLike | None = _OPT["save_model"],
+    seed: int = _OPT["seed"],
+    device: str = _OPT["device"],
+    epochs: int | None = _OPT["epochs"],
+    maskings: int = _OPT["maskings"],
     **options: Any,
 ):
     """Fit a learning method on the target itself; the model, for ``interpolate(model=...)``.
@@ -710,8 +859,29 @@ def fit(
         As for :func:`interpolate`.
     method : str, default "stori"
         A method that learns: ``"stori"`` or ``"stori-rnn"``.
+    radius, n_similar, pool, min_joint, sar_scale_days, ridge, screen_z, calibrate
+        As for :func:`interpolate`: the kernel's options, which shape the candidates
+        the ranker of ``method="stori"`` learns to rank.
+    rho, sigma_scale, spread_weight, prior_c, prior_s2, prior_weight, candidates
+        As for :func:`interpolate`.
+    model : str, path, bytes, FittedModel or None, default None
+        The model to start from; None: the weights shipped in the package (from
+        scratch when they read other bands than the target's).
+    save_model : str, path or None, default None
+        Write the fitted model there.
+    seed : int, default 0
+        Seed of the fit's windows and hidden values.
+    device : str, default "auto"
+        ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"auto"`` (CUDA when present).
+    epochs : int or None, default None
+        Epochs of the fit; None: 3 from the shipped weights, 10 from scratch (when the
+        target's bands are not the ones the weights read).
+    maskings : int, default 2
+        Times each window's clear values are hidden differently in the fit.
     **options
-        The method's options (``seed``, ``epochs``, ``model`` to start from, …).
+        ``hidden`` and ``sample`` of ``"stori-rnn"``, which also takes ``model``,
+        ``save_model``, ``seed``, ``device`` and ``epochs``, with its own defaults
+        (:data:`stori_xr.ranker.method.DEFAULTS`).
 
     Returns
     -------
@@ -722,12 +892,16 @@ def fit(
     Examples
     --------
     >>> from stori_xr.datasets import make_scene
-    >>> scene = make_scene(16, 16, periods=20, seed=1)
-    >>> model = fit(scene.optical, scene.sar, epochs=1)  # doctest: +SKIP
-    >>> out = interpolate(scene.optical, scene.sar, model=model, fit=False)  # doctest: +SKIP
+    >>> scene = make_scene(16, 16, periods=12, seed=1)
+    >>> model = scene.optical.stori.fit(scene.sar, epochs=1)
+    >>> model.kind, model.record["epochs"]
+    ('stori', 1)
+    >>> out = scene.optical.stori.interpolate(scene.sar, model=model, fit=False)
+    >>> out.attrs["stori_method"]
+    'stori'
     """
-    from stori_xr.ranker.weights import FittedModel
-
+    options = _given(locals(), options)
+    progress.first_call()
     spec = _method(method, options)
     if spec.fit is None:
         learning = sorted(name for name, m in METHODS.items() if m.fit is not None)
