@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from stori_xr import accessor as _accessor  # noqa: F401  (registers .stori)
 from stori_xr.exceptions import StoriError
+from stori_xr.options import get_options, set_options
 from stori_xr.versions import show_versions
 
 try:
@@ -15,4 +16,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["StoriError", "__version__", "show_versions"]
+__all__ = ["StoriError", "__version__", "get_options", "set_options", "show_versions"]

@@ -18,6 +18,9 @@ it is cut into tiles of :data:`TILE` pixels, computed with dask's threaded sched
 (synchronous when called from a thread other than the main one, e.g. inside a dask
 task: no second pool) and stored into preallocated numpy outputs.
 
+With ``stori_xr.set_options(progress=True)``, numpy input shows a bar over its tiles
+(:func:`stori_xr.progress.tiles`); dask input, dask's bar when it is computed.
+
 Memory per task is bounded by the tile: the method task holds its haloed stack and
 mask, one copy of it in the kernels' layout and its outputs (see
 :func:`task_bytes`); :func:`check_task_memory` refuses chunks too large for the workers
@@ -39,6 +42,7 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from stori_xr import progress
 from stori_xr.exceptions import ChunkingError
 from stori_xr.kernels.flags import OBSERVED
 from stori_xr.validate import check_reflectance_block
@@ -339,7 +343,10 @@ def run(
     values = [pick(tiles, f"values{k}", m, 0, k, dtype) for k in range(nb)]
     sigma = [pick(tiles, f"sigma{k}", m, 1, k, dtype) for k in range(nb)]
     results = values, sigma, pick(tiles, "source", m, 2, None, np.int8)
-    return results if lazy else _compute_into_numpy(results)
+    if lazy:
+        return results
+    with progress.tiles(tiles.name, tiles.npartitions, f"stori {name}"):
+        return _compute_into_numpy(results)
 
 
 def _dask_inputs(arrays, clear, halo):

@@ -470,20 +470,9 @@ def _scheduler(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[A
 
 def _compute(writes: Any, client: Any, threads: int | None, progress: bool) -> None:
     """Compute the delayed write, with a progress bar on stderr when asked."""
-    if client is None:
-        from dask.diagnostics import ProgressBar
+    from stori_xr.progress import compute
 
-        bar = ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext()
-        with bar:
-            writes.compute(scheduler="threads", num_workers=threads)
-        return
-    future = client.compute(writes)
-    if progress:
-        from distributed import progress as progress_bar
-
-        with contextlib.redirect_stdout(sys.stderr):  # distributed's bar writes to stdout
-            progress_bar(future)
-    future.result()
+    compute(writes, client, threads, progress=progress, scheduler="threads")
 
 
 def _summary(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stori_xr import progress
 from stori_xr.ranker import ranknet
 from stori_xr.ranker.candidates import CANDIDATES, candidate_stack, screened
 from stori_xr.ranker.inputs import savgol_matrix
@@ -235,7 +236,7 @@ def train(
         net = ranknet.build(config, None if init is None else init.params)
         optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
         net.train()
-        for _ in range(int(epochs)):
+        for _ in progress.iterate(range(int(epochs)), int(epochs), "stori fit", "epochs"):
             batches = [
                 (g, idx)
                 for g, f in enumerate(fit_idx)
