@@ -4,6 +4,8 @@ Two things the docstrings need on a Markdown site:
 
 * Sphinx roles (``:func:`~stori_xr.fill.interpolate```) become links when they name
   something in stori_xr, and plain code otherwise (no inventories are downloaded);
+* the named method options of ``interpolate`` and ``fit`` show their defaults'
+  values (``radius: int = 8``), as ``inspect.signature`` does, not ``_OPT["radius"]``;
 * the accessor's methods built from free functions (``plot_maps = _method(plot.plot_maps)``)
   are documented as methods: the free function's docstring, its parameters less the
   first (the object), ``self`` in its place.
@@ -119,6 +121,19 @@ def _as_method(name: str, func: griffe.Function) -> griffe.Function:
     return method
 
 
+OPTION_DEFAULT = re.compile(r"""^_OPT\[["'](\w+)["']\]$""")
+
+
+def _method_defaults(func: griffe.Function) -> None:
+    """Show a method option's default (``_OPT["radius"]`` in the source) as its value."""
+    from stori_xr.fill import _OPT
+
+    for param in func.parameters:
+        match = OPTION_DEFAULT.match(str(param.default)) if param.default is not None else None
+        if match and match.group(1) in _OPT:
+            param.default = repr(_OPT[match.group(1)])
+
+
 class StoriDocs(griffe.Extension):
     """Links for Sphinx roles; accessor methods shown with their real signatures."""
 
@@ -129,6 +144,8 @@ class StoriDocs(griffe.Extension):
         for obj in _walk(pkg):
             if obj.docstring is not None:
                 obj.docstring.value = _roles(pkg, obj, obj.docstring.value)
+            if isinstance(obj, griffe.Function):
+                _method_defaults(obj)
         try:
             accessor = pkg[ACCESSOR]
         except KeyError:

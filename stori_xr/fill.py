@@ -643,8 +643,9 @@ def interpolate(
     device : str, default "auto"
         ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"auto"`` (CUDA when present).
     epochs : int or None, default None
-        Epochs of the fit; None: 3 from the shipped weights, 10 from scratch (when the
-        target's bands are not the ones the weights read).
+        Epochs of the fit; None: 0 from the shipped weights (their σ is only calibrated
+        on the target), 10 from scratch (when the target's bands are not the ones the
+        weights read).
     maskings : int, default 2
         Times each window's clear values are hidden differently in the fit.
     **options
@@ -874,8 +875,9 @@ def fit(
     device : str, default "auto"
         ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) or ``"auto"`` (CUDA when present).
     epochs : int or None, default None
-        Epochs of the fit; None: 3 from the shipped weights, 10 from scratch (when the
-        target's bands are not the ones the weights read).
+        Epochs of the fit; None: 0 from the shipped weights (their σ is only calibrated
+        on the target), 10 from scratch (when the target's bands are not the ones the
+        weights read).
     maskings : int, default 2
         Times each window's clear values are hidden differently in the fit.
     **options

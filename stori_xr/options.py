@@ -48,14 +48,15 @@ class set_options:  # lower case: used as a function, as xarray.set_options
     Parameters
     ----------
     progress : bool or "auto", optional
-        Show progress bars on stderr (see :mod:`stori_xr.options`).
+        Show progress bars on stderr (see :mod:`stori_xr.options`); None leaves the
+        option as it is.
     progress_after : float, optional
-        Seconds before a bar appears.
+        Seconds a computation runs before its bar appears; None leaves it as it is.
 
     Raises
     ------
     OptionError
-        For an unknown option or a value it cannot take.
+        For a value an option cannot take.
 
     Examples
     --------
@@ -67,7 +68,9 @@ class set_options:  # lower case: used as a function, as xarray.set_options
     'auto'
     """
 
-    def __init__(self, **options: Any):
+    def __init__(self, *, progress: bool | str | None = None, progress_after: float | None = None):
+        given = {"progress": progress, "progress_after": progress_after}
+        options = {name: value for name, value in given.items() if value is not None}
         for name, value in options.items():
             _check(name, value)
         self._old = {name: OPTIONS[name] for name in options}
