@@ -27,8 +27,8 @@ from typing import Any
 import xarray as xr
 
 from stori_xr import align as _align
-from stori_xr import evaluate as _evaluate
 from stori_xr import fill, output, plot
+from stori_xr.evaluate import evaluate as _evaluate
 
 
 def _method(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,7 +60,7 @@ class StoriAccessor:
     align = _method(_align.align)
     interpolate = _method(fill.interpolate)
     fit = _method(fill.fit)
-    evaluate = _method(_evaluate.evaluate)
+    evaluate = _method(_evaluate)
     to_zarr = _method(output.to_zarr)
     plot_maps = _method(plot.plot_maps)
     plot_pixel = _method(plot.plot_pixel)
