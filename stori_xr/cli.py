@@ -235,12 +235,15 @@ def _check_evaluate(args: argparse.Namespace) -> str | None:
             f"argument --methods: {' '.join(needs)} {'need' if len(needs) > 1 else 'needs'} "
             "SAR: give --sar with --optical, or leave them out of --methods"
         )
-    if args.csv:
-        csv = Path(args.csv)
-        if csv.is_dir():
-            return f"argument --csv: {csv} is a folder; give a file name"
-        if not csv.resolve().parent.is_dir():
-            return f"argument --csv: the folder {csv.parent} does not exist"
+    for option, name in (("--csv", args.csv), ("--json", args.json)):
+        if name:
+            path = Path(name)
+            if path.is_dir():
+                return f"argument {option}: {path} is a folder; give a file name"
+            if not path.resolve().parent.is_dir():
+                return f"argument {option}: the folder {path.parent} does not exist"
+    if args.plots and Path(args.plots).exists() and not Path(args.plots).is_dir():
+        return f"argument --plots: {args.plots} is a file; give a folder"
     return None
 
 
@@ -501,8 +504,20 @@ def _summary(
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from stori_xr.evaluate import evaluate, format_table, load_worldcereal_patch, summarise
+    from stori_xr.evaluate import (
+        evaluate,
+        format_table,
+        load_worldcereal_patch,
+        summarise,
+        write_plots,
+        write_summary,
+    )
     from stori_xr.io import open_sentinel1, open_sentinel2
+
+    if args.plots:
+        import matplotlib
+
+        matplotlib.use("Agg")
 
     # read every input first: a missing or bad file stops the command before any scoring
     cases = []
@@ -519,8 +534,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     for name, optical, sar in cases:
         for protocol in protocols:
             table = evaluate(
-                optical, sar, methods=methods, seeds=range(args.seeds), protocol=protocol
+                optical,
+                sar,
+                methods=methods,
+                seeds=range(args.seeds),
+                protocol=protocol,
+                keep_values=bool(args.plots),
             )
+            table, values = table if args.plots else (table, None)
             empty = _nothing_scored(name, table, methods, protocol)
             if empty:
                 return _error(empty)
@@ -530,6 +551,23 @@ def _evaluate(args: argparse.Namespace) -> int:
             summary = summarise(table.drop(columns=["scene", "protocol"]))
             print(format_table(summary, title=f"{name}, protocol {protocol}"))
             print()
+            if values is not None:
+                written = write_plots(values, args.plots, prefix=f"{name}-{protocol}-")
+                if "calibration" not in written:
+                    print(f"no calibration plot for {name}: none of the methods gives sigma")
+                for path in written.values():
+                    print(f"wrote {path}")
+    about = {
+        "scenes": [name for name, _, _ in cases],
+        "protocols": protocols,
+        "methods": methods,
+        "seeds": list(range(args.seeds)),
+    }
+    jsons = [args.json] if args.json else []
+    jsons += [str(Path(args.plots) / "summary.json")] if args.plots else []
+    for path in jsons:
+        write_summary(pd.concat(tables), path, **about)
+        print(f"wrote {path}")
     if args.csv:
         pd.concat(tables).to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
@@ -731,6 +769,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the long table of scores (every method, band, gap class, seed and "
         "protocol) to this CSV file (default: none)",
+    )
+    ev.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the summary (the mean over the seeds of every method, band and gap "
+        "class, per scene and protocol) to this JSON file (default: none)",
+    )
+    ev.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="write the plots into this folder (created if missing), per scene and "
+        "protocol: <scene>-<protocol>-gap_error.png (RMSE against gap length per method), "
+        "-predicted_observed.png (estimate against truth, 1:1 line, R2) and "
+        "-calibration.png (share of errors within +-k sigma against k, with the Gaussian "
+        "ideal; methods with sigma only), and summary.json, as --json (default: none)",
     )
     ev.set_defaults(func=_evaluate, check=_check_evaluate, parser=ev)
     cli_pretrain.add_parser(sub)

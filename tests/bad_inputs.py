@@ -49,6 +49,7 @@ from stori_xr.evaluate import (
     hide_mask,
     load_worldcereal_patch,
     neighbour_clear,
+    plot_calibration,
     score,
 )
 from stori_xr.fill import interpolate
@@ -327,6 +328,13 @@ def _written(ctx: Context) -> Path:
     if not store.exists():
         to_zarr(_interp(ctx), store)
     return store
+
+
+def _a_file(c: Context) -> Path:
+    """A file in the scratch folder, where a folder is expected."""
+    path = c.tmp / "a-file.txt"
+    path.write_text("")
+    return path
 
 
 def _dates(n: int) -> np.ndarray:
@@ -1314,6 +1322,22 @@ EVALUATION = Group(
             lambda c: evaluate(c.optical, c.sar, methods=["linear"], hide={"windows": 2}),
             ex.OptionError,
             r"\['windows'\] are not rules of a hiding protocol; the rules are \['clear_share'",
+        ),
+        BadInput(
+            "evaluate-plots-file",
+            "`evaluate(..., plots='a-file.txt')`",
+            lambda c: evaluate(c.optical, methods=["linear"], seeds=[0], plots=_a_file(c)),
+            ex.OptionError,
+            r"plots='<tmp>/a-file\.txt' is a file: give a folder for the plots",
+        ),
+        BadInput(
+            "plot-calibration-without-sigma",
+            "`plot_calibration(values)` of methods without σ",
+            lambda c: plot_calibration(
+                evaluate(c.optical, methods=["linear"], seeds=[0], keep_values=True)[1]
+            ),
+            ex.MissingVariableError,
+            r"none of the methods \['linear'\] gives σ",
         ),
         BadInput(
             "hide-mask-window-whole",

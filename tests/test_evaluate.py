@@ -605,7 +605,7 @@ def test_cli_evaluate_protocols(wc1, tmp_path, capsys):
 # ----------------------------------------------------------------------------- layout
 
 #: The rooms of stori_xr.evaluate; each may import only the rooms before it.
-ROOMS = ("masks", "metrics", "splits", "patches", "report", "run")
+ROOMS = ("masks", "metrics", "splits", "patches", "report", "plots", "run")
 
 
 def _imports(path):
@@ -643,6 +643,11 @@ def test_evaluate_is_a_package_of_rooms_importing_one_way():
         "summarise": "report",
         "format_table": "report",
         "format_split": "report",
+        "plot_gap_error": "plots",
+        "plot_predicted_observed": "plots",
+        "plot_calibration": "plots",
+        "write_plots": "plots",
+        "write_summary": "plots",
         "evaluate": "run",
     }
     assert set(homes) <= set(stori_xr.evaluate.__all__)

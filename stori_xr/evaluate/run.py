@@ -7,8 +7,10 @@ only because the user asked for an evaluation; inputs are never modified.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from stori_xr import fill, validate
 from stori_xr.dates import MERGE_WITHIN, to_timedelta_days
 from stori_xr.evaluate.masks import Protocol, gap_days, hide_mask, merge_twins, resolve_protocol
 from stori_xr.evaluate.metrics import score
+from stori_xr.evaluate.plots import VALUE_COLUMNS, write_plots
 from stori_xr.evaluate.splits import SPLITS, neighbour_parts, source_parts
 from stori_xr.exceptions import DataFormatError, MissingVariableError, OptionError
 from stori_xr.kernels.stori import DEFAULTS as KERNEL_DEFAULTS
@@ -43,8 +46,10 @@ def evaluate(
     time_dim: Hashable | None = None,
     hide: Mapping[str, Any] | None = None,
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
+    keep_values: bool = False,
+    plots: str | os.PathLike[str] | None = None,
     **options: Any,
-) -> pd.DataFrame:
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Hide real clear values, reconstruct them with each method, and score them.
 
     For each seed, :func:`~stori_xr.evaluate.hide_mask` chooses the values to hide
@@ -93,6 +98,17 @@ def evaluate(
         :func:`~stori_xr.evaluate.hide_mask`: ``n_windows``, ``window_days``, …).
     method_options : mapping of str to mapping, optional
         Options of single methods, e.g. ``{"whittaker": {"lmbda": 1e3}}``.
+    keep_values : bool, default False
+        Also return every hidden value's truth, estimate and σ per method (the rows
+        the plots of :mod:`~stori_xr.evaluate.plots` draw).
+    plots : str or path-like, optional
+        A folder (created if missing) to write the evaluation's figures and summary
+        into, with :func:`~stori_xr.evaluate.write_plots`: ``gap_error.png`` (RMSE
+        against gap length per method), ``predicted_observed.png`` (estimate against
+        truth, 1:1 line, R²), ``calibration.png`` (share of errors within ±kσ against
+        k, beside the Gaussian ideal; only when a method gives σ) and
+        ``summary.json`` (the table averaged over the seeds and the numbers behind the
+        plots).
     **options
         Keywords of :func:`stori_xr.fill.interpolate` given to every method
         (``tolerance=``, ``max_gap=``, ``sar_units=`` …).
@@ -108,6 +124,15 @@ def evaluate(
         method on this seed, computing included) and ``n_hidden`` (pixel-dates
         hidden by this seed). Within a split, the parts' ``n`` and ``n_missing``
         add up to those of the ``"all"`` rows.
+    values : pandas.DataFrame
+        Only with ``keep_values=True``, returned as ``(table, values)``: one row per
+        seed, method, band and hidden value (:data:`~stori_xr.evaluate.VALUE_COLUMNS`):
+        ``seed``; ``method`` and ``band`` (categorical); ``time``, ``y``, ``x`` (the
+        value's coordinates, or positions along dims without one); ``gap_days``
+        (:func:`~stori_xr.evaluate.gap_days`, the table's gap length); ``truth``,
+        ``estimate`` and ``sigma`` (NaN where the method gives none). The RMSE of a
+        method's rows with a finite estimate is the table's ``rmse`` of that seed, band
+        and gap class ``"all"``.
 
     Raises
     ------
@@ -116,7 +141,7 @@ def evaluate(
     MissingVariableError
         When a method needs SAR and ``sar`` is None, or a band is missing.
     OptionError
-        For bad seeds, an unknown protocol, rule or split.
+        For bad seeds, an unknown protocol, rule or split, or ``plots`` naming a file.
 
     Examples
     --------
@@ -130,6 +155,17 @@ def evaluate(
     ... )
     >>> sorted(table.part.unique())
     ['all', 'no', 'yes']
+
+    Keep the hidden values, or write the plots and the JSON summary into a folder:
+
+    >>> import os, tempfile
+    >>> table, values = evaluate(scene.optical, methods=["linear"], seeds=[0], keep_values=True)
+    >>> list(values.columns[:3])
+    ['seed', 'method', 'band']
+    >>> folder = tempfile.mkdtemp()
+    >>> table = evaluate(scene.optical, scene.sar, methods=["kernel"], seeds=[0], plots=folder)
+    >>> sorted(os.listdir(folder))
+    ['calibration.png', 'gap_error.png', 'predicted_observed.png', 'summary.json']
     """
     methods = list(methods)
     unknown = [m for m in methods if m not in fill.METHODS]
@@ -156,6 +192,9 @@ def evaluate(
             f"splits={splits!r}: {unknown} are not splits; give some of {sorted(SPLITS)}."
         )
     rules = resolve_protocol(protocol, **dict(hide or {}))
+    if plots is not None and Path(plots).exists() and not Path(plots).is_dir():
+        raise OptionError(f"plots={str(plots)!r} is a file: give a folder for the plots.")
+    keep = keep_values or plots is not None
     method_options = dict(method_options or {})
     if neighbour_radius is None:
         kernel_options = method_options.get(FLAG_METHOD, {})
@@ -196,13 +235,15 @@ def evaluate(
         return out, seconds
 
     tables = []
+    kept: list[dict[str, np.ndarray]] = []
+    positions = [ds[d].values if d in ds.coords else np.arange(ds.sizes[d]) for d in order]
     for seed in seeds:
         hidden = hide_mask(usable0, times, seed=seed, protocol=rules)
         usable = usable0 & ~hidden
         gap = gap_days(usable, times)
-        keep = xr.DataArray(~hidden, dims=order, coords=grid)
+        shown = xr.DataArray(~hidden, dims=order, coords=grid)
         masked = xr.Dataset(
-            {b: ds[b].where(keep) for b in names}, coords=ds.coords, attrs=ds.attrs
+            {b: ds[b].where(shown) for b in names}, coords=ds.coords, attrs=ds.attrs
         )
         masked["clear"] = xr.DataArray(usable, dims=order, coords=grid)
         if chunks:
@@ -220,6 +261,8 @@ def evaluate(
             out, seconds = runs[method] if method in runs else run(method, masked)
             est = _stack(out, names, order, truth.shape)
             sig = _stack(out, [f"{b}_sigma" for b in names], order, truth.shape)
+            if keep:
+                kept.append(_kept(seed, method, names, truth, est, sig, hidden, gap, positions))
             for split, masks in parts.items():
                 for part, mask in masks.items():
                     table = score(truth, est, sig, hidden & mask, gap, names, method=method)
@@ -230,7 +273,53 @@ def evaluate(
                     table["seconds"] = seconds
                     table["n_hidden"] = int(hidden.sum())
                     tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
+    if not keep:
+        return table
+    values = _values(kept, methods, names)
+    if plots is not None:
+        about = {"methods": methods, "seeds": [int(s) for s in seeds], "bands": list(names)}
+        about["protocol"] = rules.name
+        write_plots(values, plots, table, about=about)
+    return (table, values) if keep_values else table
+
+
+def _kept(
+    seed: int,
+    method: str,
+    names: Sequence[str],
+    truth: np.ndarray,
+    est: np.ndarray,
+    sig: np.ndarray,
+    hidden: np.ndarray,
+    gap: np.ndarray,
+    positions: Sequence[np.ndarray],
+) -> dict[str, np.ndarray]:
+    """One method's hidden values of one seed, band after band, as columns."""
+    where = np.nonzero(hidden)
+    n, nb = where[0].size, len(names)
+    axes = zip(("time", "y", "x"), positions, where, strict=True)
+    coords = {name: np.tile(p[i], nb) for name, p, i in axes}
+    return {
+        "seed": np.full(n * nb, seed, dtype=np.int64),
+        "method": np.full(n * nb, method, dtype=object),
+        "band": np.repeat(np.asarray(names, dtype=object), n),
+        **coords,
+        "gap_days": np.tile(gap[where], nb),
+        "truth": truth[(slice(None), *where)].ravel(),
+        "estimate": est[(slice(None), *where)].ravel(),
+        "sigma": sig[(slice(None), *where)].ravel(),
+    }
+
+
+def _values(
+    kept: list[dict[str, np.ndarray]], methods: Sequence[str], names: Sequence[str]
+) -> pd.DataFrame:
+    """The kept values as one table of :data:`VALUE_COLUMNS`."""
+    values = pd.DataFrame({c: np.concatenate([k[c] for k in kept]) for c in VALUE_COLUMNS})
+    values["method"] = pd.Categorical(values["method"], categories=list(dict.fromkeys(methods)))
+    values["band"] = pd.Categorical(values["band"], categories=list(names))
+    return values
 
 
 def _clear_mask(
