@@ -104,11 +104,12 @@ def against_the_best(table: pd.DataFrame, method: str = "stori") -> str:
         sub = rows[(rows.split == split) & (rows.part == part)]
         cells = []
         for gap in ("all", "<=15d", "15-45d", ">45d"):
-            g = sub[sub.gap == gap]
+            g = sub[(sub.gap == gap) & (sub.n > 0)]
             rmse = g.groupby("method")[["n", "rmse"]].apply(
                 lambda d: np.sqrt((d.n * d.rmse**2).sum() / max(d.n.sum(), 1))
             )
             if method not in rmse or len(rmse) < 2:
+                cells.append(f"{gap} -")
                 continue
             others = rmse.drop(method).dropna()
             if not np.isfinite(rmse[method]) or others.empty:
