@@ -576,9 +576,11 @@ def interpolate(
         outside it (:data:`stori_xr.dates.MAX_EXTRAPOLATION`) are refused.
     method : str, default "stori"
         ``"stori"`` (rank-STORI: the kernel's candidates, a smooth temporal one and a
-        SAR regression, ranked by a small network that is first fitted on a sample of
-        the target — that fit is the one eager step, the rest stays lazy; ``fit=False``
-        uses ``model=``, by default the weights shipped in the package, as it is),
+        SAR regression, ranked by a small pretrained network whose σ is first
+        calibrated on a sample of the target, by hiding its clear values — that fit is
+        the one eager step, the rest stays lazy; ``epochs=`` also fine-tunes the
+        network there; ``fit=False`` uses ``model=``, by default the weights shipped in
+        the package, as it is),
         ``"kernel"`` (STORI's numba kernel and its analytic fusion alone), or a
         comparator: ``"linear"``, ``"whittaker"``, ``"sar-regression"``,
         ``"stori-rnn"`` (the published STORI network, fitted on a sample of the target;
