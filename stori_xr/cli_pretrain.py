@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 #: Settings of the command (the shipped weights' are these defaults).
-DEFAULTS = {"seed": 0, "epochs": 10, "windows": 8, "maskings": 3, "synthetic": 0}
+DEFAULTS = {"seed": 0, "epochs": 10, "windows": 8, "maskings": 6, "synthetic": 0}
 
 #: Side (px) of the synthetic scenes.
 SYNTHETIC_SIZE = 32

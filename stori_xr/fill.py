@@ -558,7 +558,7 @@ def interpolate(
     seed: int = _OPT["seed"],
     device: str = _OPT["device"],
     epochs: int | None = _OPT["epochs"],
-    maskings: int = _OPT["maskings"],
+    maskings: int | None = _OPT["maskings"],
     **options: Any,
 ) -> xr.Dataset | xr.DataArray:
     """Reconstruct cloud-free reflectance on the target dates.
@@ -648,8 +648,10 @@ def interpolate(
         Epochs of the fit; None: 0 from the shipped weights (their σ is only calibrated
         on the target), 10 from scratch (when the target's bands are not the ones the
         weights read).
-    maskings : int, default 2
-        Times each window's clear values are hidden differently in the fit.
+    maskings : int or None, default None
+        Times each window's clear values are hidden differently in the fit, the
+        protocols ``whole`` and ``partial`` in turn; None: 2 from the shipped weights,
+        4 from scratch.
     **options
         Options of the other methods: ``lmbda`` (a number or ``"gcv"``), ``order``
         and ``step`` of ``"whittaker"``; ``hidden`` and ``sample`` of ``"stori-rnn"``,
@@ -845,7 +847,7 @@ def fit(
     seed: int = _OPT["seed"],
     device: str = _OPT["device"],
     epochs: int | None = _OPT["epochs"],
-    maskings: int = _OPT["maskings"],
+    maskings: int | None = _OPT["maskings"],
     **options: Any,
 ):
     """Fit a learning method on the target itself; the model, for ``interpolate(model=...)``.
@@ -880,8 +882,10 @@ def fit(
         Epochs of the fit; None: 0 from the shipped weights (their σ is only calibrated
         on the target), 10 from scratch (when the target's bands are not the ones the
         weights read).
-    maskings : int, default 2
-        Times each window's clear values are hidden differently in the fit.
+    maskings : int or None, default None
+        Times each window's clear values are hidden differently in the fit, the
+        protocols ``whole`` and ``partial`` in turn; None: 2 from the shipped weights,
+        4 from scratch.
     **options
         ``hidden`` and ``sample`` of ``"stori-rnn"``, which also takes ``model``,
         ``save_model``, ``seed``, ``device`` and ``epochs``, with its own defaults

@@ -25,16 +25,6 @@ import xarray as xr
 from stori_xr.ranker.rank_method import fit_model
 from stori_xr.ranker.weights import FittedModel
 
-#: Settings of the shipped weights' pretraining.
-PRETRAIN_DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "epochs": 12,
-    "windows": 8,
-    "maskings": 4,
-    "synthetic": 4,
-    "synthetic_size": 48,
-}
-
 #: The bands the shipped weights read (the WorldCereal patches' 20 m bands).
 BANDS = ("B05", "B06", "B07", "B8A", "B11", "B12")
 
@@ -55,9 +45,9 @@ def pretrain(
     scenes: Sequence[tuple[xr.Dataset, xr.Dataset, str]],
     *,
     seed: int = 0,
-    epochs: int = 12,
+    epochs: int = 10,
     windows: int = 8,
-    maskings: int = 4,
+    maskings: int = 6,
 ) -> FittedModel:
     """Fit the ranker from scratch on source scenes.
 
@@ -67,7 +57,9 @@ def pretrain(
         The sources, as :func:`stori_xr.fill.interpolate` reads them, and a name for the
         record.
     seed, epochs, windows, maskings
-        Of the fit (windows per scene, hidings per window).
+        Of the fit (windows per scene, hidings per window: they take the protocols of
+        :data:`stori_xr.ranker.rank_train.HIDINGS` in turn). The defaults are those of
+        ``stori pretrain`` and of the shipped weights.
 
     Returns
     -------

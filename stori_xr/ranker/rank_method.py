@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "auto",
     "epochs": None,
-    "maskings": 2,
+    "maskings": None,
 }
 
 #: Epochs of the fit on the target from the shipped weights, and from scratch (when
@@ -55,6 +55,15 @@ DEFAULTS: dict[str, Any] = {
 #: fine-tuned (on the real patches, fine-tuning on the target's own hidden values raised
 #: the RMSE and lowered the σ coverage), only its σ is calibrated on the target.
 FROM_WEIGHTS_EPOCHS, FROM_SCRATCH_EPOCHS = 0, 10
+
+#: Hidings of each window in the fit from the shipped weights (σ calibration), and from
+#: scratch (a network learns from them: fewer than 4 left it worse than untrained on a
+#: synthetic scene).
+FROM_WEIGHTS_MASKINGS, FROM_SCRATCH_MASKINGS = 2, 4
+
+#: Pixel series an epoch of the fit on the target reads at most (drawn anew each epoch):
+#: keeps a fit from scratch within about two minutes on 2 cores.
+FIT_SERIES_PER_EPOCH = 2048
 
 #: Side (px) of the windows the fit reads, and how many.
 WINDOW = 32
@@ -88,7 +97,7 @@ def check(options: dict[str, Any]) -> None:
 
     for name, low in (("seed", 0), ("epochs", 0), ("maskings", 1)):
         value = options.get(name, DEFAULTS[name])
-        if value is None and name == "epochs":
+        if value is None and name in ("epochs", "maskings"):
             continue
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
             raise refuse(name, f"a whole number, {low} or more")
@@ -157,7 +166,7 @@ def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=No
         names = list(sample.names)
         if mean is None:
             mean, std = _standardisation(windows)
-        seeds = [seed * 1000 + i * 100 + k for k in range(int(opts.get("maskings", 2)))]
+        seeds = [seed * 1000 + i * 100 + k for k in range(int(opts["maskings"]))]
         parts.append(rank_train.examples(windows, t, mean, std, kernel_options(opts), seeds))
     if init is not None:
         _check_bands(init, names)
@@ -173,6 +182,7 @@ def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=No
         epochs=int(opts["epochs"]),
         seed=seed,
         record=record,
+        series_per_epoch=opts.get("series_per_epoch"),
     )
 
 
@@ -232,6 +242,9 @@ def fit(sample: Any, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
         sample = sample.reordered(order)
     if opts["epochs"] is None:
         opts["epochs"] = FROM_WEIGHTS_EPOCHS if init is not None else FROM_SCRATCH_EPOCHS
+    if opts["maskings"] is None:
+        opts["maskings"] = FROM_WEIGHTS_MASKINGS if init is not None else FROM_SCRATCH_MASKINGS
+    opts["series_per_epoch"] = FIT_SERIES_PER_EPOCH
     if opts["fit"] and (int(opts["epochs"]) > 0 or init is not None):
         # epochs=0 from a model: its σ calibrated on the target's hidden values only
         fitted = fit_model([(sample, t)], opts, init, record={"fitted_on": "target"})

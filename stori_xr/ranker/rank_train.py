@@ -3,10 +3,11 @@
 No training data but scenes and their own clouds. From windows of a scene (their tile
 and neighbourhood, so that the kernel's spatial candidate sees what it sees in use):
 
-1. :func:`examples` hides clear values with the evaluation's ``"whole"`` protocol —
-   the scene's own cloud shapes transplanted onto clear dates, whole dates, long windows
-   over the whole window (:func:`stori_xr.evaluate.masks.hide_mask`), a new draw per
-   seed — computes every candidate on what is left, and keeps the pixels with hidden
+1. :func:`examples` hides clear values with the evaluation's protocols, in turn
+   (:data:`HIDINGS`: ``"whole"`` — the scene's own cloud shapes transplanted onto clear
+   dates, whole dates, long windows over the whole window — and ``"partial"`` — partly
+   cloudy shapes, where neighbours stay clear; :func:`stori_xr.evaluate.masks.hide_mask`),
+   a new draw per seed — computes every candidate on what is left, and keeps the pixels with hidden
    values: their inputs, the hidden truth, and each hidden value's gap class.
 2. :func:`train` fits the network (from a given model, e.g. the pretrained weights, or
    from scratch) on most of those pixels. Loss on the hidden values only, bands
@@ -38,6 +39,11 @@ from stori_xr.ranker.inputs import savgol_matrix
 from stori_xr.ranker.ranked import GAP_CLASSES, NetworkInputs, gap_class, n_inputs, network_inputs
 from stori_xr.ranker.train import torch_threads
 from stori_xr.ranker.weights import FittedModel
+
+#: The hiding protocols (:data:`stori_xr.evaluate.masks.PROTOCOLS`) the maskings take in
+#: turn: whole dates and whole-window runs, where no neighbour is clear, then partial
+#: cloud shapes, where neighbours are; real gaps are of both kinds.
+HIDINGS = ("whole", "partial", "whole")
 
 #: Share of the pixels kept apart to calibrate σ.
 CALIBRATION_SHARE = 0.25
@@ -118,9 +124,10 @@ def examples(
         flat = values.reshape(nb, ny * nx, nt)
         flat_sar = None if sar is None else sar.reshape(sar.shape[0], ny * nx, nt)
         truth = ((flat - mean[:, None, None]) / std[:, None, None]).transpose(1, 2, 0)
-        for seed in seeds:
+        for k, seed in enumerate(seeds):
+            protocol = HIDINGS[k % len(HIDINGS)]
             hide = hide_mask(
-                usable.transpose(2, 0, 1), t, seed=int(seed) * 7919 + w, protocol="whole"
+                usable.transpose(2, 0, 1), t, seed=int(seed) * 7919 + w, protocol=protocol
             ).transpose(1, 2, 0)
             shown = usable & ~hide
             cands = candidate_stack(values, shown, sar, t, (0, ny, 0, nx), kernel_options)
@@ -194,6 +201,7 @@ def train(
     learning_rate: float = 1e-3,
     seed: int = 0,
     record: dict | None = None,
+    series_per_epoch: int | None = None,
 ) -> FittedModel:
     """Fit the ranker on hidden values and calibrate its σ (see the module's description).
 
@@ -212,6 +220,9 @@ def train(
         Of the optimisation (Adam).
     record : dict, optional
         Added to the model's record (e.g. where its data came from).
+    series_per_epoch : int, optional
+        At most this many pixel series per epoch, drawn anew each epoch (the same share
+        of each scene); all of them when None.
 
     Returns
     -------
@@ -237,13 +248,17 @@ def train(
         optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
         net.train()
         for _ in progress.iterate(range(int(epochs)), int(epochs), "stori fit", "epochs"):
+            share = 1.0 if not series_per_epoch else min(1.0, series_per_epoch / max(n_fit, 1))
             batches = [
                 (g, idx)
                 for g, f in enumerate(fit_idx)
-                for idx in np.array_split(rng.permutation(f), max(f.size // batch_size, 1))
+                for idx in np.array_split(
+                    rng.permutation(f)[: max(round(share * f.size), 1)],
+                    max(round(share * f.size) // batch_size, 1),
+                )
                 if idx.size
             ]
-            total = 0.0
+            total, seen = 0.0, 0
             for b in rng.permutation(len(batches)):
                 g, idx = batches[b]
                 loss = _loss(net, groups[g].take(np.sort(idx)))
@@ -251,7 +266,8 @@ def train(
                 loss.backward()
                 optimiser.step()
                 total += float(loss.detach()) * idx.size
-            losses.append(round(total / max(n_fit, 1), 5))
+                seen += idx.size
+            losses.append(round(total / max(seen, 1), 5))
         net.eval()
         scale, coverage = calibrate(net, [ex.take(c) for ex, c in zip(groups, cal, strict=True)])
     params = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
