@@ -48,7 +48,10 @@ def evaluate(
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
     keep_values: bool = False,
     plots: str | os.PathLike[str] | None = None,
-    **options: Any,
+    max_gap: str | float | None = None,
+    tolerance: str | float = "12D",
+    sar_units: str | None = None,
+    valid_range: fill.ValidRange = fill.VALID_RANGE,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Hide real clear values, reconstruct them with each method, and score them.
 
@@ -109,9 +112,8 @@ def evaluate(
         k, beside the Gaussian ideal; only when a method gives σ) and
         ``summary.json`` (the table averaged over the seeds and the numbers behind the
         plots).
-    **options
-        Keywords of :func:`stori_xr.fill.interpolate` given to every method
-        (``tolerance=``, ``max_gap=``, ``sar_units=`` …).
+    max_gap, tolerance, sar_units, valid_range
+        As for :func:`stori_xr.fill.interpolate`, given to every method.
 
     Returns
     -------
@@ -221,7 +223,10 @@ def evaluate(
             bands=names,
             clear="clear",
             time_dim=tdim,
-            **options,
+            max_gap=max_gap,
+            tolerance=tolerance,
+            sar_units=sar_units,
+            valid_range=valid_range,
             **dict(method_options.get(method, {})),
         ).compute()
         seconds = time.perf_counter() - start

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from stori_xr import progress
 from stori_xr.ranker import rnn
 from stori_xr.ranker.inputs import band_inputs, days_since_clear, sar_inputs
 from stori_xr.ranker.weights import FittedModel
@@ -130,7 +131,8 @@ def fit(
         optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
         x_all = torch.from_numpy(band_inputs(values, usable, mean, std))
         s_all = torch.from_numpy(sar_inputs(sar, t))
-        for _ in range(int(epochs) if npix else 0):
+        epochs_run = int(epochs) if npix else 0
+        for _ in progress.iterate(range(epochs_run), epochs_run, "stori-rnn fit", "epochs"):
             total, seen = 0.0, 0
             for idx in np.array_split(rng.permutation(npix), max(npix // batch_size, 1)):
                 u = usable[idx]
