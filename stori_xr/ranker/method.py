@@ -23,13 +23,12 @@ present), ``hidden`` (LSTM size, 96 as in the original), ``epochs`` and ``sample
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stori_xr.exceptions import DataFormatError, MissingVariableError, OptionError
-from stori_xr.ranker.weights import FittedModel
+from stori_xr.exceptions import MissingVariableError, OptionError
+from stori_xr.ranker.weights import FittedModel, load_fitted
 
 #: The SAR features the network reads (as the original: VH and RVI).
 SAR_FEATURES = ("VH", "RVI")
@@ -82,15 +81,11 @@ def check(options: dict[str, Any]) -> None:
 
 def load_model(model: bytes | str | os.PathLike) -> FittedModel:
     """The model an option ``model=`` names (a path or bytes)."""
-    if isinstance(model, bytes):
-        return FittedModel.from_bytes(model)
-    path = Path(model)
-    if not path.is_file():
-        raise OptionError(
-            f"model={str(model)!r}: no such file; give the path of a model saved with "
-            "FittedModel.save, or leave model=None to fit one on the target."
-        )
-    return FittedModel.load(path)
+    return load_fitted(
+        model,
+        "stori-rnn",
+        "a model saved with FittedModel.save, or leave model=None to fit one on the target",
+    )
 
 
 def fit(sample: Any, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
@@ -154,10 +149,6 @@ def fit_on_target(sample: Any, t: np.ndarray, opts: dict[str, Any]) -> FittedMod
 
 
 def _check_model(fitted: FittedModel, names: list[str]) -> None:
-    if fitted.kind != "stori-rnn":
-        raise DataFormatError(
-            f"this model is a {fitted.kind!r} model; method='stori-rnn' needs one of its own."
-        )
     if list(fitted.config["bands"]) != names:
         raise OptionError(
             f"the model was fitted on bands {fitted.config['bands']}; this input has "

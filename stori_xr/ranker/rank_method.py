@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import os
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stori_xr.exceptions import DataFormatError, OptionError
+from stori_xr.exceptions import OptionError
 from stori_xr.kernels import stori as kernel
-from stori_xr.ranker.weights import FittedModel
+from stori_xr.ranker.weights import FittedModel, load_fitted
 
 #: The SAR features the candidates and the network read.
 SAR_FEATURES = ("VV", "VH", "RVI")
@@ -120,23 +119,11 @@ def kernel_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load(model: Any) -> FittedModel:
-    if isinstance(model, FittedModel):
-        fitted = model
-    elif isinstance(model, bytes):
-        fitted = FittedModel.from_bytes(model)
-    else:
-        path = Path(model)
-        if not path.is_file():
-            raise OptionError(
-                f"model={str(model)!r}: no such file; give the path of a model saved by "
-                "opt.stori.fit(...).save(path) or stori pretrain, or leave model=None."
-            )
-        fitted = FittedModel.load(path)
-    if fitted.kind != "stori":
-        raise DataFormatError(
-            f"this model is a {fitted.kind!r} model; method='stori' needs one of its own."
-        )
-    return fitted
+    return load_fitted(
+        model,
+        "stori",
+        "a model saved by opt.stori.fit(...).save(path) or stori pretrain, or leave model=None",
+    )
 
 
 def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=None):

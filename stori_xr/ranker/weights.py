@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from stori_xr.exceptions import DataFormatError
+from stori_xr.exceptions import DataFormatError, OptionError
 
 MAGIC = b"stori-xr model\n"
 
@@ -127,3 +127,38 @@ class FittedModel:
     def load(cls, path: str | os.PathLike) -> FittedModel:
         """Read a model that :meth:`save` wrote."""
         return cls.from_bytes(Path(path).read_bytes())
+
+
+def load_fitted(model: Any, kind: str, saved_by: str) -> FittedModel:
+    """The model a method's option ``model=`` names, checked to be one of ``kind``.
+
+    Parameters
+    ----------
+    model : FittedModel, bytes or path
+        The option's value.
+    kind : str
+        The method the model must belong to (:attr:`FittedModel.kind`).
+    saved_by : str
+        Where a model of this kind comes from, for the message of a missing file.
+
+    Raises
+    ------
+    OptionError
+        When the path names no file.
+    DataFormatError
+        When the bytes are not a model, or a model of another method.
+    """
+    if isinstance(model, FittedModel):
+        fitted = model
+    elif isinstance(model, bytes):
+        fitted = FittedModel.from_bytes(model)
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise OptionError(f"model={str(model)!r}: no such file; give the path of {saved_by}.")
+        fitted = FittedModel.load(path)
+    if fitted.kind != kind:
+        raise DataFormatError(
+            f"this model is a {fitted.kind!r} model; method={kind!r} needs one of its own."
+        )
+    return fitted
