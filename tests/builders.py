@@ -57,3 +57,28 @@ def assert_same(a, b):
     a, b = a.copy(), b.copy()
     a.attrs.pop("history"), b.attrs.pop("history")
     xr.testing.assert_identical(a, b)
+
+
+def _model_stats():
+    from stori_xr.ranker import runtime
+
+    return runtime.stats()
+
+
+def compute_on_process_cluster(lazy):
+    """Compute ``lazy`` on a LocalCluster of 2 processes x 2 threads.
+
+    Returns the result and, per worker, how many networks it built and how many calls
+    asked for one (:func:`stori_xr.ranker.runtime.stats`).
+    """
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        result = lazy.compute()
+        stats = list(client.run(_model_stats).values())
+    return result, stats

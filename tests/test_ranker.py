@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import xarray as xr
+from builders import compute_on_process_cluster
 
 import stori_xr  # noqa: F401
 from stori_xr.datasets import make_scene
@@ -201,26 +202,11 @@ def test_import_does_not_import_torch():
 
 
 def test_on_a_process_cluster_the_model_is_built_once_per_worker(scene, filled):
-    from dask.distributed import Client, LocalCluster
-
     out, path = filled
     lazy = scene.optical.chunk({"y": 4, "x": 5}).stori.interpolate(  # 16 tiles
         scene.sar, method="stori-rnn", model=str(path)
     )
-
-    def counts():
-        from stori_xr.ranker import runtime
-
-        return runtime.stats()
-
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        result = lazy.compute()
-        stats = list(client.run(counts).values())
+    result, stats = compute_on_process_cluster(lazy)
     xr.testing.assert_allclose(result, out, atol=1e-5, rtol=0)
     assert sum(s["calls"] for s in stats) == 16  # one call per tile
     assert all(s["builds"] == (1 if s["calls"] else 0) for s in stats), stats
