@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch  # a dependency: a test that cannot import it fails, never skips
 import xarray as xr
 from builders import compute_on_process_cluster
 
@@ -19,8 +20,6 @@ from stori_xr.evaluate import evaluate, hide_mask
 from stori_xr.kernels.flags import EXTRAPOLATED, MODEL, NODATA, OBSERVED
 from stori_xr.ranker.inputs import days_since_clear, sar_inputs, savgol_matrix
 from stori_xr.ranker.weights import FittedModel
-
-torch = pytest.importorskip("torch")
 
 FAST = {"hidden": 16, "epochs": 2, "sample": 128}
 

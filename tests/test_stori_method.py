@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch  # a dependency: a test that cannot import it fails, never skips
 import xarray as xr
 from builders import compute_on_process_cluster
 
@@ -18,8 +19,6 @@ from stori_xr.evaluate import hide_mask
 from stori_xr.kernels.flags import FLAG_VALUES, NODATA, OBSERVED, SCREENED
 from stori_xr.ranker.candidates import CANDIDATES, candidate_stack, neighbour_share
 from stori_xr.ranker.weights import FittedModel
-
-torch = pytest.importorskip("torch")
 
 FAST = {"epochs": 1, "maskings": 1}
 
