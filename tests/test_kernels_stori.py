@@ -336,6 +336,44 @@ def test_matches_reference_random(case):
     )
 
 
+@pytest.mark.parametrize("name", list(CASES))
+def test_candidate_stack_is_each_family_alone(name):
+    # one pass gives the fusion and every family as stori_fill gives it with that family
+    # alone, to the last bit; and the families agree with the numpy reference
+    block, options, core, _, _ = CASES[name]
+    values, clear, sar, t = synthetic_block(**block)
+    out_idx = np.arange(t.size)[::2]
+    opts = {k: v for k, v in (options or {}).items() if k != "candidates"}
+    stack = stori.stori_candidates(values, clear, sar, t, out_idx, core=core, **opts)
+    fused = stori.stori_fill(values, clear, sar, t, out_idx, core=core, **opts)
+    for got, want in zip(stack[:3], fused, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert stack.family_values.shape == stack.family_sigma.shape == (3, *fused[0].shape)
+    for f, family in enumerate(("temporal", "sar", "spatial")):
+        alone = stori.stori_fill(
+            values, clear, sar, t, out_idx, core=core, candidates=(family,), **opts
+        )
+        np.testing.assert_array_equal(stack.family_values[f], alone[0])
+        np.testing.assert_array_equal(stack.family_sigma[f], alone[1])
+        ref = stori_reference.stori_fill_reference(
+            values, clear, sar, t, out_idx, core=core, candidates=(family,), **opts
+        )
+        np.testing.assert_allclose(stack.family_values[f], ref[0], rtol=1e-9, atol=1e-12)
+    # similar neighbours found: on gap values only, at most n_similar, and some spatial
+    # fills have them
+    n_similar = opts.get("n_similar", stori.DEFAULTS["n_similar"])
+    gap = (fused[2] != OBSERVED) & (fused[2] != NODATA)
+    assert stack.found.shape == fused[2].shape
+    assert (stack.found[~gap] == 0).all() and (stack.found <= n_similar).all()
+    assert (stack.found[fused[2] == SPATIAL] > 0).all()
+
+
+def test_candidate_stack_without_sar_has_the_temporal_candidate_for_sar():
+    values, clear, _, t = synthetic_block(seed=4)
+    stack = stori.stori_candidates(values, clear, None, t, np.arange(t.size), radius=2)
+    np.testing.assert_array_equal(stack.family_values[1], stack.family_values[0])
+
+
 # ------------------------------------------------------------ curated edge cases
 
 

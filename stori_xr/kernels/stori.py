@@ -41,7 +41,8 @@ Per pixel:
    above ``screen_z²``, at least two families available) is not used as an anchor,
    and is replaced (flag ``screened``). The pixel's own error model and that of its
    SAR residuals are refitted without the value (:func:`_loo_model`).
-7. **Fusion.** The candidates are averaged with weights ``1 / var``. The
+7. **Fusion.** The candidates are averaged with weights ``1 / var``
+   (:func:`stori_xr.kernels.fusion.fuse_value`). The
    uncertainty describes where a clear observation on that date would fall:
    ``sigma² = sigma_scale² · ((1 + spread_weight · S) / Σ(1/var) + s2)``, where
    ``S = Σ (x_f - x̄)² / var_f`` is the disagreement between the candidates and
@@ -50,9 +51,16 @@ Per pixel:
    keep ``sigma = sigma_scale · sqrt(s2)``. The flag names the candidate family
    with the largest weight (``extrapolated`` when that is the temporal candidate
    on one side of the series only).
+
+Candidates and fusion are separate stages: :func:`stori_fill` gives the fusion;
+:func:`stori_candidates` gives, in the same pass, each family's candidate and σ as
+well (and how many similar neighbours the spatial one found), which the ranker
+(:mod:`stori_xr.ranker.candidates`) weighs instead.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
@@ -68,6 +76,7 @@ from stori_xr.kernels.flags import (
     SPATIAL,
     TEMPORAL,
 )
+from stori_xr.kernels.fusion import fuse_value
 from stori_xr.kernels.jit import jit
 from stori_xr.kernels.linalg import cholesky_solve
 
@@ -91,11 +100,6 @@ DEFAULTS = {
 }
 
 _FAMILIES = ("temporal", "sar", "spatial")
-
-#: Relative margin by which a later candidate family must outweigh an earlier one to
-#: name the source of a value (equal weights, e.g. identical candidates, keep the
-#: earlier family whatever the rounding).
-TIE = 1e-9
 
 
 def neighbour_offsets(radius: int) -> np.ndarray:
@@ -727,8 +731,19 @@ def _fill_block(
     out_v,
     out_s,
     out_f,
+    fam_v,
+    fam_s,
+    out_n,
 ):  # pragma: no cover - numba
+    """Candidates of every gap value of the core ``[y0:y1, x0:x1]``, fused into ``out_*``.
+
+    When ``fam_v`` has a first axis of 3 (the family stack is wanted), every family's
+    candidate alone, fused as if it were the only one enabled (the temporal one stands
+    in where it does not exist), goes into ``fam_v``, ``fam_s`` ``(3, nb, m, cy, cx)``,
+    and the number of similar neighbours found into ``out_n (m, cy, cx)``.
+    """
     _, _, nt, nb = values.shape
+    want_stack = fam_v.shape[0] == 3
     nf = sar.shape[3]
     has_sar = nf > 0
     m = out_idx.shape[0]
@@ -780,6 +795,10 @@ def _fill_block(
     row_v = np.empty((nb, m, x1 - x0))
     row_s = np.empty((nb, m, x1 - x0))
     row_f = np.empty((m, x1 - x0), dtype=np.int8)
+    fam_row_v = np.empty((fam_v.shape[0], nb, m, x1 - x0))
+    fam_row_s = np.empty((fam_v.shape[0], nb, m, x1 - x0))
+    row_n = np.zeros((m, x1 - x0), dtype=np.int16)
+    only = np.zeros(3, dtype=np.bool_)
     gram = np.empty((nf + 1, nf + 1))
     rhs = np.empty((nb, nf + 1))
     xrow = np.empty(nf + 1)
@@ -820,6 +839,7 @@ def _fill_block(
                         row_v[k, j, ox] = np.nan
                         row_s[k, j, ox] = np.nan
                     row_f[j, ox] = NODATA
+                    row_n[j, ox] = 0
                 continue
             _series_models(
                 values[iy, ix],
@@ -1067,6 +1087,7 @@ def _fill_block(
                 obs_sigma[k] = np.sqrt(s2[k]) * sigma_scale
             for j in range(m):
                 i = out_idx[j]
+                row_n[j, ox] = 0
                 if usable[i]:
                     for k in range(nb):
                         row_v[k, j, ox] = values[iy, ix, i, k]
@@ -1151,37 +1172,32 @@ def _fill_block(
                     for k in range(nb):
                         cand[2, k] = sp_est_all[i, k]
                         cvar[2, k] = sp_var_all[i, k]
+                row_n[j, ox] = sp_count[i]
+                if want_stack:  # each family alone (the temporal one stands in)
+                    for f in range(3):
+                        for g in range(3):
+                            only[g] = have[g] and g == f
+                        if not only[f]:
+                            only[0] = True
+                        fuse_value(
+                            cand,
+                            cvar,
+                            only,
+                            s2,
+                            sigma_scale,
+                            spread_weight,
+                            inv,
+                            fam_row_v[f],
+                            fam_row_s[f],
+                            j,
+                            ox,
+                        )
                 # fusion (the temporal candidate stands in when nothing else exists)
                 if not (have[0] or have[1] or have[2]):
                     have[0] = True
-                best = 0
-                best_w = -1.0
-                for f in range(3):
-                    if not have[f]:
-                        continue
-                    tw = 0.0
-                    for k in range(nb):
-                        inv[f, k] = 1.0 / cvar[f, k]
-                        tw += inv[f, k]
-                    if tw > best_w * (1.0 + TIE):  # see TIE: rounding decides no ties
-                        best_w = tw
-                        best = f
-                for k in range(nb):
-                    ws = 0.0
-                    vs = 0.0
-                    for f in range(3):
-                        if have[f]:
-                            ws += inv[f, k]
-                            vs += inv[f, k] * cand[f, k]
-                    mean = vs / ws
-                    spread = 0.0
-                    for f in range(3):
-                        if have[f]:
-                            spread += (cand[f, k] - mean) ** 2 * inv[f, k]
-                    row_v[k, j, ox] = mean
-                    row_s[k, j, ox] = (
-                        np.sqrt((1.0 + spread_weight * spread) / ws + s2[k]) * sigma_scale
-                    )
+                best = fuse_value(
+                    cand, cvar, have, s2, sigma_scale, spread_weight, inv, row_v, row_s, j, ox
+                )
                 if screened[i]:
                     row_f[j, ox] = SCREENED
                 elif best == 1:
@@ -1204,6 +1220,21 @@ def _fill_block(
         for j in range(m):
             for ox in range(x1 - x0):
                 out_f[j, oy, ox] = row_f[j, ox]
+        if want_stack:
+            for f in range(3):
+                for k in range(nb):
+                    for j in range(m):
+                        for ox in range(x1 - x0):
+                            fv = fam_row_v[f, k, j, ox]
+                            fs = fam_row_s[f, k, j, ox]
+                            if row_f[j, ox] == OBSERVED or row_f[j, ox] == NODATA:
+                                fv = row_v[k, j, ox]
+                                fs = row_s[k, j, ox]
+                            fam_v[f, k, j, oy, ox] = fv
+                            fam_s[f, k, j, oy, ox] = fs
+            for j in range(m):
+                for ox in range(x1 - x0):
+                    out_n[j, oy, ox] = row_n[j, ox]
 
 
 def clear_bits(clear: np.ndarray) -> np.ndarray:
@@ -1288,6 +1319,52 @@ def stori_fill(
     source : ndarray of int8, shape (m, cy, cx)
         Provenance flags.
     """
+    return _run(values, clear, sar, t, out_idx, core, out, False, options)[:3]
+
+
+def stori_candidates(
+    values: np.ndarray,
+    clear: np.ndarray,
+    sar: np.ndarray | None,
+    t: np.ndarray,
+    out_idx: np.ndarray,
+    *,
+    core: tuple[int, int, int, int] | None = None,
+    **options: float,
+) -> CandidateStack:
+    """Every candidate family of every value, beside their analytic fusion, in one pass.
+
+    The same parameters as :func:`stori_fill`. Each family's entry is what
+    :func:`stori_fill` gives with that family alone (``candidates=(family,)``), to
+    the last bit: its candidate and σ on a gap value (the temporal candidate stands in
+    where the family has none), the observed value elsewhere.
+
+    Returns
+    -------
+    CandidateStack
+    """
+    return CandidateStack(*_run(values, clear, sar, t, out_idx, core, None, True, options))
+
+
+class CandidateStack(NamedTuple):
+    """The kernel's candidates of a block (:func:`stori_candidates`).
+
+    ``values``, ``sigma`` and ``source`` are :func:`stori_fill`'s (the fusion);
+    ``family_values`` and ``family_sigma`` ``(3, nb, m, cy, cx)`` are each family's
+    (temporal, SAR-anchored, spatial) alone; ``found (m, cy, cx)`` is the number of
+    similar neighbours the spatial candidate combined on each gap value (0 elsewhere).
+    """
+
+    values: np.ndarray
+    sigma: np.ndarray
+    source: np.ndarray
+    family_values: np.ndarray
+    family_sigma: np.ndarray
+    found: np.ndarray
+
+
+def _run(values, clear, sar, t, out_idx, core, out, families: bool, options):
+    """The block driver of :func:`stori_fill` and :func:`stori_candidates`."""
     opts = {**DEFAULTS, **options}
     nb, ny, nx, nt = values.shape
     # usable = clear and every band finite, for the pixel and for its neighbours
@@ -1305,6 +1382,10 @@ def stori_fill(
         raise ValueError(f"out= must be arrays of shape {shape}, {shape} and {shape[1:]}.")
     if out_v.dtype != work or out_s.dtype != work or out_f.dtype != np.int8:
         raise ValueError(f"out= must be arrays of {np.dtype(work)}, {np.dtype(work)} and int8.")
+    n_fam = 3 if families else 0
+    fam_v = np.empty((n_fam, *shape), work)
+    fam_s = np.empty_like(fam_v)
+    found = np.zeros(shape[1:] if families else (0, 0, 0), np.int16)
     if sar is None:
         sar = np.empty((0, ny, nx, nt), dtype=work)
     values_t = np.ascontiguousarray(np.moveaxis(values, 0, -1), dtype=work)
@@ -1325,6 +1406,7 @@ def stori_fill(
         for sx in range(x0, x1, tile):
             ey, ex = min(sy + tile, y1), min(sx + tile, x1)
             win = (slice(None), slice(sy - y0, ey - y0), slice(sx - x0, ex - x0))
+            fam_win = (slice(None), slice(None), *win) if families else (slice(None),) * 5
             _fill_block(
                 values_t,
                 clear,
@@ -1358,5 +1440,8 @@ def stori_fill(
                 out_v[(slice(None), *win)],
                 out_s[(slice(None), *win)],
                 out_f[win],
+                fam_v[fam_win],
+                fam_s[fam_win],
+                found[win] if families else found,
             )
-    return out_v, out_s, out_f
+    return out_v, out_s, out_f, fam_v, fam_s, found

@@ -40,7 +40,8 @@ from stori_xr.kernels.flags import (
     SPATIAL,
     TEMPORAL,
 )
-from stori_xr.kernels.stori import DEFAULTS, TIE, neighbour_offsets
+from stori_xr.kernels.fusion import TIE
+from stori_xr.kernels.stori import DEFAULTS, neighbour_offsets
 
 #: Candidate families, in the order that wins ties of the fusion weight.
 FAMILIES = ("temporal", "sar", "spatial")

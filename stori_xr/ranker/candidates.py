@@ -3,9 +3,9 @@
 For one block of the aligned cube (its tile and the halo the kernel's spatial candidate
 reads), :func:`candidate_stack` runs on every date:
 
-- the kernel as a whole (its analytic fusion, :func:`stori_xr.kernels.stori.stori_fill`),
-  and each of its candidate families alone — temporal, SAR-anchored, spatial — with the
-  kernel's own σ of each;
+- the kernel's candidate stack, in one pass (:func:`stori_xr.kernels.stori.stori_candidates`):
+  its analytic fusion and each of its candidate families alone — temporal, SAR-anchored,
+  spatial — with the kernel's own σ of each;
 - the smooth temporal candidate: the Whittaker smoother (weights 0 in gaps);
 - the per-pixel regression of each band on the SAR features.
 
@@ -135,19 +135,15 @@ def candidate_stack(
     every = np.arange(nt)
     stack = np.empty((len(CANDIDATES), nb, npix, nt), np.float32)
     log_sigma = np.empty((WITH_SIGMA, npix, nt), np.float32)
-    flags = kernel_sigma = None
-    for k, family in enumerate((None, "temporal", "sar", "spatial")):
-        opts = dict(kernel_options)
-        if family is not None:
-            opts["candidates"] = (family,)
-        v, s, f = stori.stori_fill(values, usable, sar, t, every, core=core, **opts)
+    kernel = stori.stori_candidates(values, usable, sar, t, every, core=core, **kernel_options)
+    families = zip(kernel.family_values, kernel.family_sigma, strict=True)
+    for k, (v, s) in enumerate([(kernel.values, kernel.sigma), *families]):
         stack[k] = v.transpose(0, 2, 3, 1).reshape(nb, npix, nt)
         mean_var = np.nan_to_num(np.square(s)).mean(axis=0)  # σ is NaN where no data
         sig = np.sqrt(mean_var).transpose(1, 2, 0).reshape(npix, nt)
         log_sigma[k] = np.log(np.maximum(sig, 1e-4))
-        if flags is None:
-            flags = f.transpose(1, 2, 0).reshape(npix, nt)
-            kernel_sigma = s.transpose(0, 2, 3, 1).reshape(nb, npix, nt)
+    flags = kernel.source.transpose(1, 2, 0).reshape(npix, nt)
+    kernel_sigma = kernel.sigma.transpose(0, 2, 3, 1).reshape(nb, npix, nt)
     window = (slice(y0, y1), slice(x0, x1))
     tile = values[:, *window].reshape(nb, npix, nt)
     tile_usable = usable[window].reshape(npix, nt)
