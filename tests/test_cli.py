@@ -160,7 +160,7 @@ def test_unexpected_errors_keep_their_traceback(monkeypatch, command, tmp_path):
     def bug(args):
         raise ValueError("a bug")
 
-    monkeypatch.setattr(cli, f"_{command}", bug)
+    monkeypatch.setattr(cli.parser, f"_{command}", bug)  # where the parser finds it
     argv = [command, "--out", str(tmp_path)] if command == "demo" else [command, str(tmp_path)]
     with pytest.raises(ValueError, match="a bug"):
         main(argv)
@@ -170,7 +170,7 @@ def test_keyboard_interrupt_exits_quietly_with_130(monkeypatch, tmp_path, capsys
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_demo", interrupted)
+    monkeypatch.setattr(cli.parser, "_demo", interrupted)
     try:
         code = main(["demo", "--out", str(tmp_path)])
     except KeyboardInterrupt:  # escaping, it would stop the test session itself
@@ -579,10 +579,10 @@ def test_interpolate_interrupted_leaves_a_store_to_resume(scene_stores, tmp_path
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_compute", interrupted)
+    monkeypatch.setattr(cli.interpolate, "_compute", interrupted)
     assert main(argv) == cli.EXIT_INTERRUPTED
     assert xr.open_zarr(store).attrs["stori_write_status"] == "incomplete"
-    monkeypatch.setattr(cli, "_compute", compute)
+    monkeypatch.setattr(cli.interpolate, "_compute", compute)
     assert main([*argv, "--resume"]) == 0
     _assert_written(store, scene.optical.stori.interpolate(scene.sar, method="linear").compute())
 

@@ -656,7 +656,8 @@ def test_evaluate_is_a_package_of_rooms_importing_one_way():
         assert getattr(stori_xr.evaluate, name) is getattr(module, name)
     assert callable(stori_xr.evaluate.evaluate)  # the function, not the room "run"
     # the users of the package import through it
-    for user in ("stori_xr/cli.py", "stori_xr/accessor.py", "benchmarks/accuracy.py"):
+    users = ("cli/evaluate.py", "cli/parser.py", "cli/pretrain.py", "accessor.py")
+    for user in (*(f"stori_xr/{u}" for u in users), "benchmarks/accuracy.py"):
         names = _imports(REPO_ROOT / user)
         assert "stori_xr.evaluate" in names
         assert not any(n.startswith("stori_xr.evaluate.") for n in names)
