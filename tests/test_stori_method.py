@@ -18,6 +18,8 @@ from stori_xr.datasets import make_scene
 from stori_xr.evaluate import hide_mask
 from stori_xr.kernels.flags import FLAG_VALUES, NODATA, OBSERVED, SCREENED
 from stori_xr.ranker.candidates import CANDIDATES, candidate_stack, neighbour_share
+from stori_xr.ranker.rank_train import ONE_SIGMA, TWO_SIGMA, clear_share, scale_for
+from stori_xr.ranker.ranked import n_sigma_classes, sigma_class
 from stori_xr.ranker.weights import FittedModel
 
 FAST = {"epochs": 1, "maskings": 1}
@@ -65,6 +67,48 @@ def test_neighbour_share_against_a_loop():
             win = usable[max(y - 2, 0) : y + 3, max(x - 2, 0) : x + 3]
             others = win.sum(axis=(0, 1)) - usable[y, x]
             np.testing.assert_allclose(got[y, x], others / (win.shape[0] * win.shape[1] - 1))
+
+
+def test_sigma_class_by_gap_length_and_clear_neighbours():
+    usable = np.array([[1, 0, 0, 1, 0]], bool)
+    t = np.array([0.0, 10.0, 20.0, 30.0, 100.0])
+    share = np.array([[0.0, 0.0, 0.3, 0.6, 1e-7]], np.float32)
+    # gap class (0: ≤15 d, 1: 15-45 d, 3: extrapolated) · 3 + neighbour class
+    # (0: none clear, 1: under half, 2: half or more)
+    assert sigma_class(usable, t, share).tolist() == [[0, 3, 4, 2, 9]]
+    assert n_sigma_classes() == 12
+
+
+def test_fit_hides_short_gaps_on_a_cloudy_scene_too():
+    # a scene with no mostly clear date (e.g. one an evaluation already hid values of)
+    # still gets transplanted cloud shapes, hence gaps under 45 days, in the fit
+    rng = np.random.default_rng(1)
+    t = np.arange(60) * 5.0
+    clear = rng.random((16, 16, 60)) < 0.55
+    share = clear_share(clear, "partial")
+    assert 0.45 < share < 0.8
+    hidden = hide_mask(clear.transpose(2, 0, 1), t, seed=0, protocol="partial", clear_share=share)
+    plain = hide_mask(clear.transpose(2, 0, 1), t, seed=0, protocol="partial")
+    dates = (hidden.any(axis=(1, 2)).sum(), plain.any(axis=(1, 2)).sum())
+    assert dates[0] > dates[1] + 5
+    sunny = clear.copy()
+    sunny[..., ::3] = True  # a third of the dates clear: the protocol's own rule
+    assert clear_share(sunny, "partial") == 0.8
+
+
+def _coverage(z, factor):
+    return (np.abs(z) <= factor).mean(), (np.abs(z) <= 2 * factor).mean()
+
+
+def test_sigma_factor_meets_both_coverages():
+    rng = np.random.default_rng(0)
+    normal = rng.normal(scale=3.0, size=200_000)
+    assert scale_for(np.abs(normal)) == pytest.approx(3.0, rel=0.02)
+    heavy = rng.laplace(size=200_000)  # ±1σ at its 68 % quantile leaves ±2σ at 90 %
+    one, two = _coverage(heavy, np.quantile(np.abs(heavy), ONE_SIGMA))
+    assert abs(two - TWO_SIGMA) > 0.045
+    one, two = _coverage(heavy, scale_for(np.abs(heavy)))
+    assert abs(one - ONE_SIGMA) < 0.04 and abs(two - TWO_SIGMA) < 0.04
 
 
 def test_candidates_are_the_methods_outputs(scene):
@@ -116,7 +160,7 @@ def test_saved_model_round_trip(scene, model, filled, tmp_path):
     path = model.save(tmp_path / "model.bin")
     loaded = FittedModel.load(path)
     assert loaded.kind == "stori" and loaded.digest == model.digest
-    assert len(loaded.record["sigma_scale"]) == 4
+    assert len(loaded.record["sigma_scale"]) == n_sigma_classes()
     again = scene.optical.stori.interpolate(scene.sar, method="stori", model=str(path), fit=False)
     xr.testing.assert_identical(again.drop_attrs(), filled.drop_attrs())
 

@@ -306,7 +306,9 @@ def block(
         usable = clear[window].reshape(npix, nt) & ~screened(cands)
         flat_sar = None if sar is None else sar[:, *window].reshape(sar.shape[0], npix, nt)
         x = network_inputs(flat, usable, flat_sar, t, cands, fitted.mean, fitted.std, smoother)
-        value, sig, mixed = rank_runtime.rank(weights, x, usable, t, device=device)
+        value, sig, mixed = rank_runtime.rank(
+            weights, x, usable, t, cands.neighbours, device=device
+        )
         flags = flags_of(mixed, cands, usable, t)
         value = np.where(usable[None], flat, value)
         sig = np.where(usable[None], cands.kernel_sigma, sig)

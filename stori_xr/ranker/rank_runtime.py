@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from stori_xr.ranker import ranknet, runtime
-from stori_xr.ranker.ranked import NetworkInputs, gap_class
+from stori_xr.ranker.ranked import NetworkInputs, gap_class, n_sigma_classes, sigma_class
 
 #: Pixels per forward call (bounds a task's working memory).
 BATCH = 1024
@@ -30,6 +30,7 @@ def rank(
     x: NetworkInputs,
     usable: np.ndarray,
     t: np.ndarray,
+    neighbours: np.ndarray,
     *,
     device: str | torch.device = "auto",
     batch: int = BATCH,
@@ -44,13 +45,15 @@ def rank(
         What the network reads (:func:`stori_xr.ranker.ranked.network_inputs`).
     usable : ndarray of bool, shape (npix, nt)
     t : ndarray, shape (nt,)
+    neighbours : ndarray, shape (npix, nt)
+        The neighbours' usable share (:class:`~stori_xr.ranker.candidates.Candidates`).
     device : str or torch.device, default "auto"
     batch : int, default :data:`BATCH`
 
     Returns
     -------
     value, sigma : ndarray of float64, shape (nb, npix, nt)
-        In reflectance; σ calibrated per gap class.
+        In reflectance; σ calibrated per σ class (:func:`~stori_xr.ranker.ranked.sigma_class`).
     weights : ndarray of float32, shape (npix, nt, K + 1)
         The weights, averaged over bands.
     """
@@ -70,9 +73,12 @@ def rank(
             value[part] = v.cpu().numpy()
             variance[part] = var.cpu().numpy()
             mixed[part] = w.mean(dim=2).cpu().numpy()
-    scale = np.asarray(fitted.record.get("sigma_scale", [1.0] * 4), np.float64)
-    cls = gap_class(usable, t)
+    scale = np.asarray(fitted.record.get("sigma_scale", [1.0] * n_sigma_classes()), np.float64)
+    if scale.size == n_sigma_classes():
+        factor = scale[sigma_class(usable, t, neighbours)]
+    else:  # a model calibrated per gap class only
+        factor = scale[gap_class(usable, t)]
     std = fitted.std[:, None, None]
     out = value.transpose(2, 0, 1) * std + fitted.mean[:, None, None]
-    sigma = np.sqrt(variance.transpose(2, 0, 1)) * std * scale[cls][None]
+    sigma = np.sqrt(variance.transpose(2, 0, 1)) * std * factor[None]
     return out, sigma, mixed

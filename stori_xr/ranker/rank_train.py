@@ -15,9 +15,10 @@ and neighbourhood, so that the kernel's spatial candidate sees what it sees in u
    the scores against the candidate closest to the truth, per band: the closest should
    score highest), plus the Gaussian negative log-likelihood of the variance.
 3. It calibrates σ on the other pixels' hidden values (on every pixel's when
-   ``epochs=0``: the model's σ calibrated on the target, its weights unchanged): per gap
-   class (:data:`stori_xr.ranker.ranked.GAP_CLASSES`), the factor that makes ±1σ cover
-   68.3 %.
+   ``epochs=0``: the model's σ calibrated on the target, its weights unchanged): per σ
+   class — the gap's length and the neighbours' usable share
+   (:func:`stori_xr.ranker.ranked.sigma_class`) — the factor whose ±1σ and ±2σ
+   coverages are nearest 68.3 % and 95.4 %.
 
 Seeded (the draws, the split, the batches, torch) and run on one torch thread, so that
 one seed and one sample give the same weights.
@@ -36,7 +37,14 @@ from stori_xr import progress
 from stori_xr.ranker import ranknet
 from stori_xr.ranker.candidates import CANDIDATES, candidate_stack, screened
 from stori_xr.ranker.inputs import savgol_matrix
-from stori_xr.ranker.ranked import GAP_CLASSES, NetworkInputs, gap_class, n_inputs, network_inputs
+from stori_xr.ranker.ranked import (
+    NEIGHBOUR_CLASSES,
+    NetworkInputs,
+    n_inputs,
+    n_sigma_classes,
+    network_inputs,
+    sigma_class,
+)
 from stori_xr.ranker.train import torch_threads
 from stori_xr.ranker.weights import FittedModel
 
@@ -45,14 +53,21 @@ from stori_xr.ranker.weights import FittedModel
 #: cloud shapes, where neighbours are; real gaps are of both kinds.
 HIDINGS = ("whole", "partial", "whole")
 
+#: Share of a window's dates (with a clear value) that take a transplanted cloud mask
+#: at least (:func:`clear_share`).
+MOSTLY_CLEAR = 0.25
+
 #: Share of the pixels kept apart to calibrate σ.
 CALIBRATION_SHARE = 0.25
 
 #: Weights of the ranking and likelihood terms of the loss.
 RANK_WEIGHT, NLL_WEIGHT = 0.3, 0.1
 
-#: One-sigma coverage σ is calibrated to.
-ONE_SIGMA = 0.6827
+#: The normal's ±1σ and ±2σ coverages σ is calibrated to.
+ONE_SIGMA, TWO_SIGMA = 0.6827, 0.9545
+
+#: Fewest hidden values a σ class is calibrated on by itself.
+MIN_CLASS = 100
 
 
 @dataclass
@@ -62,7 +77,7 @@ class Examples:
     x: NetworkInputs
     truth: np.ndarray  # (N, nt, nb) float32, standardised
     hidden: np.ndarray  # (N, nt) bool
-    cls: np.ndarray  # (N, nt) int, gap class
+    cls: np.ndarray  # (N, nt) int, σ class (stori_xr.ranker.ranked.sigma_class)
 
     @property
     def size(self) -> int:
@@ -127,7 +142,11 @@ def examples(
         for k, seed in enumerate(seeds):
             protocol = HIDINGS[k % len(HIDINGS)]
             hide = hide_mask(
-                usable.transpose(2, 0, 1), t, seed=int(seed) * 7919 + w, protocol=protocol
+                usable.transpose(2, 0, 1),
+                t,
+                seed=int(seed) * 7919 + w,
+                protocol=protocol,
+                clear_share=clear_share(usable, protocol),
             ).transpose(1, 2, 0)
             shown = usable & ~hide
             cands = candidate_stack(values, shown, sar, t, (0, ny, 0, nx), kernel_options)
@@ -137,13 +156,33 @@ def examples(
             keep = np.flatnonzero(hidden.any(axis=1))
             if not keep.size:
                 continue
-            part = Examples(x, truth.astype(np.float32), hidden, gap_class(net_usable, t)).take(
-                keep
-            )
-            parts.append(part)
+            cls = sigma_class(net_usable, t, cands.neighbours)
+            parts.append(Examples(x, truth.astype(np.float32), hidden, cls).take(keep))
     if not parts:
         raise ValueError("no clear values could be hidden in the sample: too few clear dates.")
     return Examples.join(parts)
+
+
+def clear_share(usable: np.ndarray, protocol: str) -> float:
+    """The clear share a date of a window needs to take a transplanted cloud mask.
+
+    The protocol's (``clear_share``, 0.8) where at least :data:`MOSTLY_CLEAR` of the
+    window's dates with a clear value are that clear; otherwise the share that many of
+    them reach. A cloudy scene — or one whose clear values an evaluation has already
+    hidden — has few mostly clear dates: with the protocol's rule its hidings would be
+    the long windows only, every gap over 45 days, and σ would be calibrated, and a
+    network fitted, on long gaps alone.
+
+    ``usable`` is ``(ny, nx, nt)``.
+    """
+    from stori_xr.evaluate.masks import resolve_protocol
+
+    need = resolve_protocol(protocol).clear_share
+    shares = usable.mean(axis=(0, 1))
+    shares = shares[shares > 0]
+    if not shares.size:
+        return need
+    return float(min(need, np.quantile(shares, 1.0 - MOSTLY_CLEAR)))
 
 
 def config_for(n_bands: int, n_sar: int, bands: Sequence[str], sar_features: Sequence[str]):
@@ -227,8 +266,8 @@ def train(
     Returns
     -------
     FittedModel
-        ``kind="stori"``; its record holds ``sigma_scale`` (one factor per gap class,
-        then one for extrapolated values) and the calibration coverage.
+        ``kind="stori"``; its record holds ``sigma_scale`` (one factor per σ class,
+        :func:`stori_xr.ranker.ranked.sigma_class`) and the calibration coverage.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -291,12 +330,14 @@ def train(
 
 
 def calibrate(net, groups: Sequence[Examples]) -> tuple[list[float], list[float]]:
-    """Per gap class, the factor on σ that makes ±1σ cover :data:`ONE_SIGMA`.
+    """Per σ class, the factor on σ whose ±1σ and ±2σ coverages are nearest the normal's.
 
-    Measured on the hidden values of ``groups``; also returns the ±1σ, ±2σ coverage
-    after it (over all classes).
+    Measured on the hidden values of ``groups``, in the classes of
+    :func:`stori_xr.ranker.ranked.sigma_class`; a class with under :data:`MIN_CLASS`
+    values takes its gap class's factor, or the overall one (:func:`scale_for`). Also
+    returns the ±1σ, ±2σ coverage after it (over all classes).
     """
-    n_classes = len(GAP_CLASSES) + 1
+    n_classes, n_near = n_sigma_classes(), len(NEIGHBOUR_CLASSES)
     zs, classes = [], []
     for ex in groups:
         if not ex.size:
@@ -309,12 +350,29 @@ def calibrate(net, groups: Sequence[Examples]) -> tuple[list[float], list[float]
     if not zs:
         return [1.0] * n_classes, [float("nan")] * 2
     z, cls = np.concatenate(zs), np.concatenate(classes)
-    overall = float(np.quantile(z, ONE_SIGMA))
+    overall = scale_for(z)
     scale = []
     for c in range(n_classes):
         part = z[cls == c]
-        factor = float(np.quantile(part, ONE_SIGMA)) if part.size >= 100 else overall
-        scale.append(round(factor, 5))
+        if part.size < MIN_CLASS:
+            gap = z[cls // n_near == c // n_near]
+            part = gap if gap.size >= MIN_CLASS else None
+        scale.append(round(overall if part is None else scale_for(part), 5))
     ratio = z / np.asarray(scale)[cls]
     coverage = [round(float((ratio <= 1).mean()), 4), round(float((ratio <= 2).mean()), 4)]
     return scale, coverage
+
+
+def scale_for(z: np.ndarray) -> float:
+    """The factor ``s`` on σ that brings ``P(|z| ≤ s)`` and ``P(|z| ≤ 2s)`` nearest the normal's.
+
+    The largest miss of the two is made smallest: errors heavier-tailed than a normal
+    cannot meet both, and a factor set on the ±1σ coverage alone leaves ±2σ short.
+    """
+    z = np.sort(np.asarray(z, np.float64))
+    lo, hi = np.quantile(z, [0.5, 0.99])
+    factors = np.geomspace(max(lo, 1e-6), max(hi, 2e-6), 400)
+    one = np.searchsorted(z, factors, side="right") / z.size
+    two = np.searchsorted(z, 2.0 * factors, side="right") / z.size
+    miss = np.maximum(np.abs(one - ONE_SIGMA), np.abs(two - TWO_SIGMA))
+    return float(factors[np.argmin(miss)])

@@ -6,8 +6,9 @@ the network in between):
 - :func:`network_inputs` — what the network reads of a tile's pixels: the bands
   standardised with the model's constants (gaps zeroed), the usable mask, the
   candidates (standardised likewise), the date features, the SAR features and Δ;
-- :func:`gap_class` — each value's class for the σ calibration: by the length of the
-  gap it lies in, or extrapolated;
+- :func:`gap_class` — the length of the gap a value lies in (or extrapolated), and
+  :func:`sigma_class`, with the neighbours' usable share beside it: the classes σ is
+  calibrated in;
 - :func:`flags_of` — the ``stori_source`` flag of a ranked value: the family of the
   candidate that weighs most (the direct estimate is ``model``), ``extrapolated``
   beyond the series' ends, ``screened`` where the kernel screened an observed value.
@@ -35,6 +36,11 @@ from stori_xr.ranker.inputs import sar_inputs
 #: Upper bounds (days) of the gap classes σ is calibrated in; the last class holds the
 #: values before the first or after the last usable value.
 GAP_CLASSES = (15.0, 45.0, np.inf)
+
+#: Lower bounds of the classes of the neighbours' usable share σ is calibrated in, within
+#: each gap class: none clear, under half clear, half or more (a value whose neighbours are
+#: clear is easier, and its error smaller, than one in a wholly cloudy neighbourhood).
+NEIGHBOUR_CLASSES = (0.0, 1e-6, 0.5)
 
 #: The flag of each candidate when it weighs most (the kernel's fusion keeps its own flag),
 #: then of the direct estimate.
@@ -84,8 +90,9 @@ def network_inputs(
         :func:`stori_xr.ranker.inputs.savgol_matrix` of ``t``, when already made.
     """
     npix, nt = values.shape[1:]
-    scale = (mean[:, None, None], std[:, None, None])
-    z = np.where(usable[None], (values - scale[0]) / scale[1], 0.0)
+    # float32 throughout: a fit holds these for tens of thousands of series
+    scale = tuple(np.asarray(a, np.float32)[:, None, None] for a in (mean, std))
+    z = np.where(usable[None], (values.astype(np.float32, copy=False) - scale[0]) / scale[1], 0)
     cz = (cands.values - scale[0][None]) / scale[1][None]  # (K, nb, npix, nt)
     parts = [
         z.transpose(1, 2, 0),
@@ -117,6 +124,23 @@ def gap_class(usable: np.ndarray, t: np.ndarray) -> np.ndarray:
     ends = ~np.isfinite(length)
     cls = np.searchsorted(np.array(GAP_CLASSES[:-1]), np.where(ends, 0.0, length), side="left")
     return np.where(ends, len(GAP_CLASSES), cls).astype(np.int64)
+
+
+def sigma_class(usable: np.ndarray, t: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Class of each value for the σ calibration, ``(npix, nt)`` int.
+
+    ``gap_class · len(NEIGHBOUR_CLASSES) + neighbour class``: the gap's length
+    (:func:`gap_class`) and the share of the neighbours usable on that date
+    (:data:`NEIGHBOUR_CLASSES`; ``neighbours`` as in
+    :class:`~stori_xr.ranker.candidates.Candidates`).
+    """
+    near = np.searchsorted(np.array(NEIGHBOUR_CLASSES[1:]), neighbours, side="right")
+    return gap_class(usable, t) * len(NEIGHBOUR_CLASSES) + near
+
+
+def n_sigma_classes() -> int:
+    """Number of classes of :func:`sigma_class`."""
+    return (len(GAP_CLASSES) + 1) * len(NEIGHBOUR_CLASSES)
 
 
 def flags_of(
