@@ -66,6 +66,9 @@ RANK_WEIGHT, NLL_WEIGHT = 0.3, 0.1
 #: The normal's ±1σ and ±2σ coverages σ is calibrated to.
 ONE_SIGMA, TWO_SIGMA = 0.6827, 0.9545
 
+#: Pixel series per forward call of the calibration.
+BATCH = 1024
+
 #: Fewest hidden values a σ class is calibrated on by itself.
 MIN_CLASS = 100
 
@@ -91,19 +94,27 @@ class Examples:
         return Examples(sub, self.truth[idx], self.hidden[idx], self.cls[idx])
 
     @classmethod
-    def join(cls, parts: Sequence[Examples]) -> Examples:
-        """All pixel series of ``parts``, one after the other."""
+    def join(cls, parts: list[Examples]) -> Examples:
+        """All pixel series of ``parts``, one after the other; ``parts`` is emptied.
 
-        def cat(get):
-            return np.concatenate([get(p) for p in parts], axis=0)
-
-        x = NetworkInputs(
-            cat(lambda p: p.x.inputs),
-            cat(lambda p: p.x.sar),
-            cat(lambda p: p.x.delta),
-            cat(lambda p: p.x.candidates),
-        )
-        return cls(x, cat(lambda p: p.truth), cat(lambda p: p.hidden), cat(lambda p: p.cls))
+        A field at a time, each freed from the parts once joined: the examples are held
+        once plus one field, not twice (a fit from scratch holds about a gigabyte).
+        """
+        columns = [
+            [p.x.inputs for p in parts],
+            [p.x.sar for p in parts],
+            [p.x.delta for p in parts],
+            [p.x.candidates for p in parts],
+            [p.truth for p in parts],
+            [p.hidden for p in parts],
+            [p.cls for p in parts],
+        ]
+        parts.clear()
+        joined = []
+        while columns:
+            joined.append(np.concatenate(columns.pop(0), axis=0))
+        inputs, sar, delta, candidates, truth, hidden, classes = joined
+        return cls(NetworkInputs(inputs, sar, delta, candidates), truth, hidden, classes)
 
 
 def examples(
@@ -339,14 +350,14 @@ def calibrate(net, groups: Sequence[Examples]) -> tuple[list[float], list[float]
     """
     n_classes, n_near = n_sigma_classes(), len(NEIGHBOUR_CLASSES)
     zs, classes = [], []
-    for ex in groups:
-        if not ex.size:
-            continue
-        with torch.inference_mode():
-            value, variance, _ = forward(net, ex.x)
-        z = ((value.numpy() - ex.truth) / np.sqrt(variance.numpy()))[ex.hidden]  # (n, nb)
-        zs.append(np.abs(z).ravel())
-        classes.append(np.broadcast_to(ex.cls[ex.hidden][:, None], z.shape).ravel())
+    for group in groups:
+        for start in range(0, group.size, BATCH):  # in batches: bounded memory
+            ex = group.take(np.arange(start, min(start + BATCH, group.size)))
+            with torch.inference_mode():
+                value, variance, _ = forward(net, ex.x)
+            z = ((value.numpy() - ex.truth) / np.sqrt(variance.numpy()))[ex.hidden]  # (n, nb)
+            zs.append(np.abs(z).ravel())
+            classes.append(np.broadcast_to(ex.cls[ex.hidden][:, None], z.shape).ravel())
     if not zs:
         return [1.0] * n_classes, [float("nan")] * 2
     z, cls = np.concatenate(zs), np.concatenate(classes)
