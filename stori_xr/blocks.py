@@ -185,15 +185,24 @@ def _widen(chunks: tuple[int, ...], halo: int) -> tuple[int, ...]:
 
 
 def task_bytes(
-    k: int, nb: int, nt: int, m: int, tile: tuple[int, int], halo: int, itemsize: int
+    k: int,
+    nb: int,
+    nt: int,
+    m: int,
+    tile: tuple[int, int],
+    halo: int,
+    itemsize: int,
+    extra: int = 0,
 ) -> int:
     """Bytes one method task holds at its peak: the documented bound of memory per task.
 
     The haloed stack and mask it receives, one copy of the stack in the kernels' layout
     (each pixel's dates and bands together), the bands' finiteness, its outputs (values
     and sigma of every band on the ``m`` output dates, and the flags) and the kernel's
-    own buffers (:data:`KERNEL_BUFFERS`). Measured with tracemalloc on a 256 px tile of
-    73 dates, 6 bands and 3 SAR features: 646 MiB (3.8 times the input chunk), for 668
+    own buffers (:data:`KERNEL_BUFFERS`), plus ``extra`` bytes that the method holds
+    whatever the tile's size (:attr:`stori_xr.fill.Method.task_extra`: the ranker's
+    stripe of candidates and network inputs). Measured with tracemalloc on a 256 px tile
+    of 73 dates, 6 bands and 3 SAR features: 646 MiB (3.8 times the input chunk), for 668
     MiB here; 197 MiB on a 128 px tile (4.7 times, the halo weighing more), for 205.
 
     Examples
@@ -204,7 +213,7 @@ def task_bytes(
     haloed = (tile[0] + 2 * halo) * (tile[1] + 2 * halo)
     inputs = haloed * nt * (2 * k * itemsize + 1 + nb)
     outputs = tile[0] * tile[1] * m * (2 * nb * itemsize + 1)
-    return inputs + outputs + KERNEL_BUFFERS
+    return inputs + outputs + KERNEL_BUFFERS + extra
 
 
 #: Bytes of the kernel's own buffers in a task (pair models of a 64 px sub-window …).
@@ -234,7 +243,7 @@ MEMORY_SHARE = 0.5
 
 
 def check_task_memory(
-    k: int, nb: int, nt: int, m: int, ychunks, xchunks, halo: int, itemsize: int
+    k: int, nb: int, nt: int, m: int, ychunks, xchunks, halo: int, itemsize: int, extra: int = 0
 ) -> None:
     """Refuse chunks whose tasks would not fit the memory of a distributed cluster's workers.
 
@@ -250,11 +259,11 @@ def check_task_memory(
     limit, threads = share
     budget = MEMORY_SHARE * limit / threads
     tile = (max(ychunks), max(xchunks))
-    need = task_bytes(k, nb, nt, m, tile, halo, itemsize)
+    need = task_bytes(k, nb, nt, m, tile, halo, itemsize, extra)
     if need <= budget:
         return
     side = max(tile)
-    while side > 16 and task_bytes(k, nb, nt, m, (side, side), halo, itemsize) > budget:
+    while side > 16 and task_bytes(k, nb, nt, m, (side, side), halo, itemsize, extra) > budget:
         side //= 2
     raise ChunkingError(
         f"each task of this computation needs about {need / 2**30:.1f} GiB (chunks of "
@@ -278,6 +287,7 @@ def run(
     options: dict[str, Any] | None = None,
     bounds: Bounds = None,
     names: Sequence[str] | None = None,
+    extra_bytes: int = 0,
 ) -> tuple[list[Any], list[Any], Any]:
     """Run a method's block function over a whole cube, tile by tile.
 
@@ -305,6 +315,9 @@ def run(
         Range of the filled values (see :func:`bound_fills`).
     names : sequence of str, optional
         The bands' names, for messages (default ``band 0``, ``band 1`` …).
+    extra_bytes : int, default 0
+        Memory a task of the method holds beyond what :func:`task_bytes` counts for
+        the tile, whatever its size (for :func:`check_task_memory`).
 
     Returns
     -------
@@ -322,7 +335,7 @@ def run(
         inputs, ychunks, xchunks, token = _numpy_inputs(arrays, clear, halo)
     nb, nt, m = len(names), arrays[0].shape[0], out_idx.size
     dtype = inputs[0].dtype
-    check_task_memory(len(arrays), nb, nt, m, ychunks, xchunks, halo, dtype.itemsize)
+    check_task_memory(len(arrays), nb, nt, m, ychunks, xchunks, halo, dtype.itemsize, extra_bytes)
     token = tokenize(token, t, out_idx, sorted(options.items()), name, bounds, halo, names)
     tiles = dsa.map_blocks(
         _tile_task,

@@ -168,6 +168,11 @@ class Method:
     graph is built, on a :class:`PixelSample` of the aligned target, its dates (days)
     and the method's options; it returns the options the block function gets instead
     of the method's own (e.g. the fitted weights as bytes).
+
+    ``task_extra``, for a method whose tasks hold memory beyond the tile's inputs,
+    outputs and the kernel's buffers (:func:`stori_xr.blocks.task_bytes`), gives those
+    bytes from the number of bands and of dates; the check of the chunks against the
+    workers' memory counts them.
     """
 
     name: str
@@ -180,6 +185,7 @@ class Method:
     defaults: dict[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
     fit: FitFunction | None = None
+    task_extra: Callable[[int, int], int] | None = None
 
     def halo(self, options: dict[str, Any]) -> int:
         """Pixels of neighbourhood that one pixel's result depends on."""
@@ -304,6 +310,7 @@ METHODS: dict[str, Method] = {
         defaults={**stori.DEFAULTS, **rank_method.DEFAULTS},
         check=_check_stori,
         fit=rank_method.fit,
+        task_extra=rank_method.task_extra_bytes,
     ),
     "stori-rnn": Method(
         "stori-rnn",
@@ -730,6 +737,7 @@ def interpolate(
         options=block_options,
         bounds=bounds,
         names=names,
+        extra_bytes=0 if spec.task_extra is None else spec.task_extra(len(names), t_all.size),
     )
     dims = order
     coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}

@@ -184,6 +184,56 @@ def test_dask_equals_numpy_and_is_lazy(scene, model, filled, chunks, raise_if_da
         opt.stori.interpolate(scene.sar, method="stori", **FAST)
 
 
+def test_stripes_and_batches_do_not_change_the_result(scene, model, filled, monkeypatch):
+    from stori_xr.ranker import rank_method
+
+    # stripes of 3 rows (60 px of a 20 px wide tile), network inputs 25 pixels at a time
+    monkeypatch.setattr(rank_method, "STRIPE_PIXELS", 60)
+    monkeypatch.setattr(rank_method, "BATCH", 25)
+    small = scene.optical.stori.interpolate(scene.sar, method="stori", model=model, fit=False)
+    xr.testing.assert_allclose(small, filled, atol=1e-5, rtol=0)
+
+
+def test_the_chunk_check_counts_the_rankers_memory():
+    import dask.array as dsa
+    from dask.distributed import Client, LocalCluster
+
+    from stori_xr.exceptions import ChunkingError
+
+    small = make_scene(8, 8, seed=0)
+    n = 512
+
+    def big(ds, value):
+        return xr.Dataset(
+            {
+                v: (("time", "y", "x"), dsa.full((ds.sizes["time"], n, n), value, "float32"))
+                for v in ds.data_vars
+                if ds[v].ndim == 3 and v != "clear"
+            },
+            coords={"time": ds.time, "y": np.arange(n) * -20.0, "x": np.arange(n) * 20.0},
+        )
+
+    opt = big(small.optical, 0.2).chunk({"y": 128, "x": 128})
+    sar = big(small.sar, -12.0)
+    for v in sar.data_vars:
+        sar[v].attrs = small.sar[v].attrs
+    # a 128 px task of the kernel needs about 210 MiB, the ranker's about 620 MiB more:
+    # one thread of 1 GiB (512 MiB a task) fits the first and not the second
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="1GiB",
+            processes=False,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster),
+    ):
+        opt.stori.interpolate(sar, method="kernel")  # fits
+        with pytest.raises(ChunkingError, match=r"use chunks of (\d+) px or fewer"):
+            opt.stori.interpolate(sar, method="stori", fit=False)
+
+
 def test_fit_lowers_the_error_on_held_out_values():
     # a larger scene: the fit on the target must beat the untrained network it starts from
     scene = make_scene(32, 32, periods=40, seed=4)

@@ -72,6 +72,16 @@ class Candidates:
     neighbours: np.ndarray
     kernel_sigma: np.ndarray
 
+    def pixels(self, part: slice) -> Candidates:
+        """The stack of some of its pixels (views, no copy)."""
+        return Candidates(
+            self.values[:, :, part],
+            self.log_sigma[:, part],
+            self.flags[part],
+            self.neighbours[part],
+            self.kernel_sigma[:, part],
+        )
+
 
 def neighbour_share(usable: np.ndarray, radius: int) -> np.ndarray:
     """Share of the other pixels within ``radius`` (a square) usable on each date.
