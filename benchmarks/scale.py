@@ -11,7 +11,8 @@ with a memory limit each, for every chunk size:
 Printed per run: seconds, throughput against the copy in the same run, the peak resident
 memory of every worker process and of the client, what the workers spilled to disk, the
 kernel's pixel-series per CPU-second of its tasks (from dask's task stream) and the
-tasks of the graph::
+tasks of the graph, and, right after each run, ``interpolate`` on a numpy window of
+the same scene in this process (the one-process figure, measured in the same hour)::
 
     python benchmarks/scale.py                                # 2048 px, chunks 512 and 256
     python benchmarks/scale.py --size 1024 --chunks 256 --workers 1 2
@@ -143,6 +144,28 @@ def run_one(optical: Path, sar: Path, out: Path, workers: int, memory: str, meth
     return figures
 
 
+def one_process(optical: Path, sar: Path, method: str, side: int = 256) -> float:
+    """Pixel-series per CPU-second of ``interpolate`` on numpy input, in this process.
+
+    A ``side`` px window of the same scene, loaded into memory, after a warm-up on a
+    small one: the one-process figure that the cluster's kernel is compared with, in
+    the same run (this machine's speed changes from hour to hour).
+    """
+    import stori_xr  # noqa: F401
+
+    def window(n: int):
+        part = {"y": slice(0, n), "x": slice(0, n)}
+        opt, radar = (xr.open_zarr(path).isel(part).load() for path in (optical, sar))
+        return opt, radar
+
+    opt, radar = window(32)
+    opt.stori.interpolate(radar, method=method)
+    opt, radar = window(side)
+    start = time.process_time()
+    opt.stori.interpolate(radar, method=method)
+    return opt.sizes["y"] * opt.sizes["x"] / (time.process_time() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="scene size in pixels")
@@ -189,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             top = stori["breakdown"][:6]
             print("        task seconds:", ", ".join(f"{k} {v:.0f}" for k, v in top))
+            alone = one_process(optical, sar, args.method)
+            kernel = pixels / max(stori["kernel_cpu_s"], 1e-9)
+            print(
+                f"        one process, numpy, right after: {alone:,.0f} px-series per "
+                f"CPU-s; the cluster's kernel per CPU-s is {kernel / alone:.2f} of it"
+            )
     client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"client peak {client_peak:.0f} MiB")
     if args.work is None:
