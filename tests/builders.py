@@ -1,5 +1,7 @@
 """Small hand-made optical and SAR cubes shared by the tests."""
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -63,6 +65,24 @@ def _model_stats():
     from stori_xr.ranker import runtime
 
     return runtime.stats()
+
+
+@contextlib.contextmanager
+def one_worker_client(memory_limit, threads=1):
+    """A client of one in-process worker with ``memory_limit`` and ``threads`` threads."""
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=threads,
+            memory_limit=memory_limit,
+            processes=False,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 def compute_on_process_cluster(lazy):

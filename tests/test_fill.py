@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import xarray as xr
-from builders import assert_same, make_optical, make_sar
+from builders import assert_same, make_optical, make_sar, one_worker_client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -368,7 +368,6 @@ def test_numpy_input_runs_inside_a_dask_task_without_a_pool_of_its_own():
 
 def test_chunks_too_large_for_the_workers_are_refused_with_the_size_to_use():
     import dask.array as dsa
-    from dask.distributed import Client, LocalCluster
 
     from stori_xr.exceptions import ChunkingError
 
@@ -388,16 +387,7 @@ def test_chunks_too_large_for_the_workers_are_refused_with_the_size_to_use():
         coords={"time": sar.time, "y": big.y, "x": big.x},
     )
     sar.VV.attrs["units"] = sar.VH.attrs["units"] = "dB"
-    with (
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=2,
-            memory_limit="512MiB",
-            processes=False,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster),
-    ):
+    with one_worker_client("512MiB", threads=2):
         with pytest.raises(ChunkingError, match=r"use chunks of (\d+) px or fewer"):
             big.stori.interpolate(sar, method="linear")
         big.chunk({"y": 128, "x": 128}).stori.interpolate(sar, method="linear")  # fits

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch  # a dependency: a test that cannot import it fails, never skips
 import xarray as xr
-from builders import compute_on_process_cluster
+from builders import compute_on_process_cluster, one_worker_client
 
 import stori_xr  # noqa: F401
 from stori_xr.datasets import make_scene
@@ -196,7 +196,6 @@ def test_stripes_and_batches_do_not_change_the_result(scene, model, filled, monk
 
 def test_the_chunk_check_counts_the_rankers_memory():
     import dask.array as dsa
-    from dask.distributed import Client, LocalCluster
 
     from stori_xr.exceptions import ChunkingError
 
@@ -219,16 +218,7 @@ def test_the_chunk_check_counts_the_rankers_memory():
         sar[v].attrs = small.sar[v].attrs
     # a 128 px task of the kernel needs about 210 MiB, the ranker's about 620 MiB more:
     # one thread of 1 GiB (512 MiB a task) fits the first and not the second
-    with (
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            memory_limit="1GiB",
-            processes=False,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster),
-    ):
+    with one_worker_client("1GiB"):
         opt.stori.interpolate(sar, method="kernel")  # fits
         with pytest.raises(ChunkingError, match=r"use chunks of (\d+) px or fewer"):
             opt.stori.interpolate(sar, method="stori", fit=False)
