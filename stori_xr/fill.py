@@ -194,6 +194,10 @@ class Method:
         radius = int(options.get(self.halo_option, self.defaults[self.halo_option]))
         return radius + self.halo_extra
 
+    def task_extra_bytes(self, nb: int, nt: int) -> int:
+        """Memory a task holds beyond what :func:`stori_xr.blocks.task_bytes` counts."""
+        return 0 if self.task_extra is None else self.task_extra(nb, nt)
+
 
 def _per_pixel(fn: Callable[..., tuple[np.ndarray, np.ndarray]], with_sar: bool) -> BlockFunction:
     """Wrap a per-pixel kernel ``(nb, npix, nt) -> (nb, npix, m)`` as a block function."""
@@ -737,7 +741,7 @@ def interpolate(
         options=block_options,
         bounds=bounds,
         names=names,
-        extra_bytes=0 if spec.task_extra is None else spec.task_extra(len(names), t_all.size),
+        extra_bytes=spec.task_extra_bytes(len(names), t_all.size),
     )
     dims = order
     coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}

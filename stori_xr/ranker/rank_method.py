@@ -77,6 +77,10 @@ STRIPE = 32
 #: Pixel series the network inputs are made for at once.
 BATCH = 1024
 
+#: Bytes per pixel, date and band that a stripe of candidates and a batch of network
+#: inputs hold at their peak (see :func:`task_extra_bytes`).
+STRIPE_BYTES = 180
+
 #: The shipped weights, inside the package.
 DEFAULT_WEIGHTS = "default.bin"
 
@@ -92,11 +96,6 @@ def default_model() -> FittedModel | None:
 def _shipped_bands() -> list[str] | None:
     model = default_model()
     return None if model is None else list(model.config["bands"])
-
-
-#: Bytes per pixel, date and band that a stripe of candidates and a batch of network
-#: inputs hold at their peak (see :func:`task_extra_bytes`).
-STRIPE_BYTES = 180
 
 
 def task_extra_bytes(nb: int, nt: int) -> int:
@@ -336,7 +335,7 @@ def block(
         flat = values[:, *window].reshape(nb, npix, nt)
         usable = clear[window].reshape(npix, nt) & ~screened(cands)
         flat_sar = None if sar is None else sar[:, *window].reshape(sar.shape[0], npix, nt)
-        stripe = (np.empty((nb, npix, m), work), np.empty((nb, npix, m), work))
+        stripe_out, stripe_sigma = np.empty((2, nb, npix, m), work)
         flags = np.empty((npix, m), np.int8)
         for start in range(0, npix, BATCH):  # the network's inputs a batch at a time
             part = slice(start, min(start + BATCH, npix))
@@ -355,12 +354,12 @@ def block(
             nodata = ~ok.any(axis=1)
             value[:, nodata] = np.nan
             sig[:, nodata] = np.nan
-            stripe[0][:, part] = value[..., out_idx]
-            stripe[1][:, part] = sig[..., out_idx]
+            stripe_out[:, part] = value[..., out_idx]
+            stripe_sigma[:, part] = sig[..., out_idx]
             flags[part] = flags_of(mixed, some, ok, t)[:, out_idx]
         band_rows = slice(sy - y0, ey - y0)
         shape = (nb, ey - sy, cx, m)
-        out[:, :, band_rows] = stripe[0].reshape(shape).transpose(0, 3, 1, 2)
-        sigma[:, :, band_rows] = stripe[1].reshape(shape).transpose(0, 3, 1, 2)
+        out[:, :, band_rows] = stripe_out.reshape(shape).transpose(0, 3, 1, 2)
+        sigma[:, :, band_rows] = stripe_sigma.reshape(shape).transpose(0, 3, 1, 2)
         src[:, band_rows] = flags.reshape(ey - sy, cx, m).transpose(2, 0, 1)
     return out, sigma, src
