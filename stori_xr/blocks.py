@@ -200,8 +200,8 @@ def task_bytes(
     (each pixel's dates and bands together), the bands' finiteness, its outputs (values
     and sigma of every band on the ``m`` output dates, and the flags) and the kernel's
     own buffers (:data:`KERNEL_BUFFERS`), plus ``extra`` bytes that the method holds
-    whatever the tile's size (:attr:`stori_xr.fill.Method.task_extra`: the ranker's
-    stripe of candidates and network inputs). Measured with tracemalloc on a 256 px tile
+    besides (:attr:`stori_xr.fill.Method.task_extra`: the ranker's stripe of candidates
+    and network inputs). Measured with tracemalloc on a 256 px tile
     of 73 dates, 6 bands and 3 SAR features: 646 MiB (3.8 times the input chunk), for 668
     MiB here; 197 MiB on a 128 px tile (4.7 times, the halo weighing more), for 205.
 
@@ -243,7 +243,15 @@ MEMORY_SHARE = 0.5
 
 
 def check_task_memory(
-    k: int, nb: int, nt: int, m: int, ychunks, xchunks, halo: int, itemsize: int, extra: int = 0
+    k: int,
+    nb: int,
+    nt: int,
+    m: int,
+    ychunks,
+    xchunks,
+    halo: int,
+    itemsize: int,
+    extra: Callable[[tuple[int, int]], int] | None = None,
 ) -> None:
     """Refuse chunks whose tasks would not fit the memory of a distributed cluster's workers.
 
@@ -259,14 +267,18 @@ def check_task_memory(
     limit, threads = share
     budget = MEMORY_SHARE * limit / threads
     tile = (max(ychunks), max(xchunks))
-    need = task_bytes(k, nb, nt, m, tile, halo, itemsize, extra)
-    if need <= budget:
+
+    def need(tile: tuple[int, int]) -> int:
+        more = 0 if extra is None else extra(tile)
+        return task_bytes(k, nb, nt, m, tile, halo, itemsize, more)
+
+    if need(tile) <= budget:
         return
     side = max(tile)
-    while side > 16 and task_bytes(k, nb, nt, m, (side, side), halo, itemsize, extra) > budget:
+    while side > 16 and need((side, side)) > budget:
         side //= 2
     raise ChunkingError(
-        f"each task of this computation needs about {need / 2**30:.1f} GiB (chunks of "
+        f"each task of this computation needs about {need(tile) / 2**30:.1f} GiB (chunks of "
         f"{tile[0]} x {tile[1]} px, {nt} dates and {k} layers in, {m} dates out), more than "
         f"half of a worker thread's memory ({limit / 2**30:.1f} GiB for {threads} thread(s)):"
         f" use chunks of {side} px or fewer, e.g. .chunk({{'y': {side}, 'x': {side}}}) "
@@ -287,7 +299,7 @@ def run(
     options: dict[str, Any] | None = None,
     bounds: Bounds = None,
     names: Sequence[str] | None = None,
-    extra_bytes: int = 0,
+    extra_bytes: Callable[[tuple[int, int]], int] | None = None,
 ) -> tuple[list[Any], list[Any], Any]:
     """Run a method's block function over a whole cube, tile by tile.
 
@@ -315,9 +327,9 @@ def run(
         Range of the filled values (see :func:`bound_fills`).
     names : sequence of str, optional
         The bands' names, for messages (default ``band 0``, ``band 1`` …).
-    extra_bytes : int, default 0
-        Memory a task of the method holds beyond what :func:`task_bytes` counts for
-        the tile, whatever its size (for :func:`check_task_memory`).
+    extra_bytes : callable, optional
+        Memory a task of the method holds beyond what :func:`task_bytes` counts, from
+        the tile's shape ``(ny, nx)`` (for :func:`check_task_memory`).
 
     Returns
     -------

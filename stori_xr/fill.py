@@ -19,6 +19,7 @@ weights as bytes, which travel in the graph to the tasks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -171,8 +172,8 @@ class Method:
 
     ``task_extra``, for a method whose tasks hold memory beyond the tile's inputs,
     outputs and the kernel's buffers (:func:`stori_xr.blocks.task_bytes`), gives those
-    bytes from the number of bands and of dates; the check of the chunks against the
-    workers' memory counts them.
+    bytes from the number of bands, of dates and the tile's shape; the check of the
+    chunks against the workers' memory counts them.
     """
 
     name: str
@@ -185,7 +186,7 @@ class Method:
     defaults: dict[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
     fit: FitFunction | None = None
-    task_extra: Callable[[int, int], int] | None = None
+    task_extra: Callable[[int, int, tuple[int, int]], int] | None = None
 
     def halo(self, options: dict[str, Any]) -> int:
         """Pixels of neighbourhood that one pixel's result depends on."""
@@ -194,9 +195,9 @@ class Method:
         radius = int(options.get(self.halo_option, self.defaults[self.halo_option]))
         return radius + self.halo_extra
 
-    def task_extra_bytes(self, nb: int, nt: int) -> int:
+    def task_extra_bytes(self, nb: int, nt: int, tile: tuple[int, int]) -> int:
         """Memory a task holds beyond what :func:`stori_xr.blocks.task_bytes` counts."""
-        return 0 if self.task_extra is None else self.task_extra(nb, nt)
+        return 0 if self.task_extra is None else self.task_extra(nb, nt, tile)
 
 
 def _per_pixel(fn: Callable[..., tuple[np.ndarray, np.ndarray]], with_sar: bool) -> BlockFunction:
@@ -741,7 +742,7 @@ def interpolate(
         options=block_options,
         bounds=bounds,
         names=names,
-        extra_bytes=spec.task_extra_bytes(len(names), t_all.size),
+        extra_bytes=functools.partial(spec.task_extra_bytes, len(names), t_all.size),
     )
     dims = order
     coords = {ydim: aligned[ydim], xdim: aligned[xdim], tdim: targets}

@@ -98,23 +98,32 @@ def _shipped_bands() -> list[str] | None:
     return None if model is None else list(model.config["bands"])
 
 
-def task_extra_bytes(nb: int, nt: int) -> int:
-    """Memory a task of ``method="stori"`` holds beyond the kernel's, whatever the tile.
+def stripe_rows(width: int) -> int:
+    """Rows of a tile ``width`` px wide whose candidates are made at once."""
+    return max(1, min(STRIPE, STRIPE_PIXELS // width))
 
-    A stripe of :data:`STRIPE_PIXELS` pixels' candidates, the network inputs of a batch
-    of them and the network. Measured (peak RSS of a task, less the kernel's on the same
-    tile) with 73 dates and 6 bands: 157 MiB on a 128 px tile (stripes of 32 rows, 4096
-    px), 423 MiB on 256 px and 605 MiB on 512 px (8192 px); :data:`STRIPE_BYTES` per
-    pixel, date and band of a full stripe gives 616. Stripes of 4096 px held 390 and 467
+
+def task_extra_bytes(nb: int, nt: int, tile: tuple[int, int]) -> int:
+    """Memory a task of ``method="stori"`` on a ``tile`` holds beyond the kernel's.
+
+    A stripe's candidates (at most :data:`STRIPE_PIXELS` pixels, fewer on a narrow or
+    short tile), the network inputs of a batch of them and the network. Measured (peak
+    RSS of a task, less the kernel's on the same tile) with 73 dates and 6 bands: 157
+    MiB on a 128 px tile (stripes of 32 rows, 4096 px), 423 MiB on 256 px and 605 MiB on
+    512 px (8192 px); :data:`STRIPE_BYTES` per pixel, date and band of a stripe gives 308
+    and 616. Stripes of 4096 px held 390 and 467
     MiB but made 512 px tiles 12 % slower (8 rows: the spatial search's halo weighs more);
     stripes of whole 32-row bands held 928 MiB on 256 px.
 
     Examples
     --------
-    >>> round(task_extra_bytes(6, 73) / 2**20)  # MiB
+    >>> round(task_extra_bytes(6, 73, (256, 256)) / 2**20)  # MiB
     616
+    >>> round(task_extra_bytes(6, 73, (128, 128)) / 2**20)  # stripes of 4096 px
+    308
     """
-    return STRIPE_PIXELS * nt * nb * STRIPE_BYTES
+    ny, nx = tile
+    return min(ny, stripe_rows(nx)) * nx * nt * nb * STRIPE_BYTES
 
 
 def check(options: dict[str, Any]) -> None:
@@ -326,7 +335,7 @@ def block(
     sigma = np.empty_like(out)
     src = np.empty((m, y1 - y0, cx), np.int8)
     smoother = savgol_matrix(t)
-    rows = max(1, min(STRIPE, STRIPE_PIXELS // cx))
+    rows = stripe_rows(cx)
     for sy in range(y0, y1, rows):
         ey = min(sy + rows, y1)
         cands = candidate_stack(values, clear, sar, t, (sy, ey, x0, x1), options)
