@@ -498,7 +498,15 @@ def test_interpolate_zarr_input(scene_stores, tmp_path, capsys):
     args, scene = scene_stores
     store = tmp_path / "out.zarr"
     assert main(["interpolate", *args, "--out", str(store), "--times", "10D"]) == 0
-    assert "optical: generic Zarr cube, 1 file, 16 dates" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "optical: generic Zarr cube, 1 file, 16 dates" in captured.err
+    # the default method fits on the target before the tiles: said, and timed apart
+    assert "fitting stori on a sample of the target" in captured.err
+    seconds = re.search(r"^seconds +(.*)$", captured.out, re.MULTILINE).group(1)
+    assert re.fullmatch(
+        r"[\d.]+ preparing \(alignment, fit\), [\d.]+ computing and writing, [\d.]+ in all",
+        seconds,
+    )
     expected = scene.optical.stori.interpolate(scene.sar, times="10D").compute()
     _assert_written(store, expected)
 

@@ -54,6 +54,7 @@ def _check_interpolate(args: argparse.Namespace) -> str | None:
 def _interpolate(args: argparse.Namespace) -> int:
     from stori_xr.fill import interpolate
     from stori_xr.io import open_optical, open_sar
+    from stori_xr.options import set_options
     from stori_xr.output import tiles_written, to_zarr
 
     start = time.perf_counter()
@@ -76,10 +77,15 @@ def _interpolate(args: argparse.Namespace) -> int:
         say(_inputs_line("optical", optical_paths, optical))
         if sar is not None:
             say(_inputs_line("SAR", sar_paths, sar))
-        # under the client: a chunk too large for its workers is refused here
-        result = interpolate(
-            optical, sar, times=args.times, method=args.method, **dict(args.option)
-        )
+        options = dict(args.option)
+        if METHODS[args.method].fit is not None and options.get("fit", True) is not False:
+            say(f"fitting {args.method} on a sample of the target (the one step before tiles)")
+        # under the client: a chunk too large for its workers is refused here; the fit's
+        # bar over its epochs shows unless --quiet
+        preparing = time.perf_counter()
+        with set_options(progress=not args.quiet):
+            result = interpolate(optical, sar, times=args.times, method=args.method, **options)
+        prepared = time.perf_counter() - preparing
         before = tiles_written(out)[0] if args.resume and out.exists() else 0
         mode = "w" if args.overwrite else "w-"
         try:
@@ -95,7 +101,8 @@ def _interpolate(args: argparse.Namespace) -> int:
         _compute(writes, client, args.threads, progress=not args.quiet)
         seconds = time.perf_counter() - computing
     written, total = tiles_written(out)
-    return _summary(out, result, seconds, time.perf_counter() - start, written - before, total)
+    in_all = time.perf_counter() - start
+    return _summary(out, result, (prepared, seconds, in_all), written - before, total)
 
 
 def _output_refusal(out: Path, overwrite: bool, resume: bool) -> str | None:

@@ -43,13 +43,16 @@ def _pixels(ds: Any) -> tuple[int, int]:
 
 
 def _summary(
-    out: Path, result: Any, seconds: float, in_all: float, tiles_now: int, tiles: int
+    out: Path, result: Any, seconds: tuple[float, float, float], tiles_now: int, tiles: int
 ) -> int:
     """Print what was written and how fast; exit code 0 when the store is complete.
 
-    The throughput counts the pixels of the tiles written in this run (all of them,
-    unless resumed), at the tiles' mean size.
+    ``seconds`` are those of the preparation (alignment, and the method's fit on the
+    target), of computing and writing the tiles, and of the whole command. The
+    throughput counts the pixels of the tiles written in this run (all of them, unless
+    resumed), at the tiles' mean size, over the seconds of computing and writing.
     """
+    prepared, computed_in, in_all = seconds
     rows, cols = _pixels(result)
     bands = [str(v) for v in result.data_vars if f"{v}_sigma" in result.data_vars]
     status = _write_status(out)
@@ -58,10 +61,13 @@ def _summary(
     print(f"pixels      {rows * cols} ({rows} x {cols})")
     print(f"dates       {result.sizes['time']}")
     print(f"bands       {len(bands)}: {' '.join(bands)}")
-    print(f"seconds     {seconds:.1f} computing and writing, {in_all:.1f} in all")
+    print(
+        f"seconds     {prepared:.1f} preparing (alignment, fit), {computed_in:.1f} computing"
+        f" and writing, {in_all:.1f} in all"
+    )
     computed = rows * cols * (tiles_now / tiles if tiles else 1.0)
-    if computed and seconds > 0:
-        print(f"throughput  {computed / seconds:,.0f} pixel-series/s")
+    if computed and computed_in > 0:
+        print(f"throughput  {computed / computed_in:,.0f} pixel-series/s")
     if status != COMPLETE:
         return _error(f"{out} is incomplete; run the same command with --resume to finish it")
     return EXIT_OK
