@@ -78,7 +78,8 @@ def _interpolate(args: argparse.Namespace) -> int:
         if sar is not None:
             say(_inputs_line("SAR", sar_paths, sar))
         options = dict(args.option)
-        if METHODS[args.method].fit is not None and options.get("fit", True) is not False:
+        fitting = METHODS[args.method].fit is not None and options.get("fit", True) is not False
+        if fitting:
             say(f"fitting {args.method} on a sample of the target (the one step before tiles)")
         # under the client: a chunk too large for its workers is refused here; the fit's
         # bar over its epochs shows unless --quiet
@@ -102,7 +103,9 @@ def _interpolate(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - computing
     written, total = tiles_written(out)
     in_all = time.perf_counter() - start
-    return _summary(out, result, (prepared, seconds, in_all), written - before, total)
+    return _summary(
+        out, result, (prepared, seconds, in_all), written - before, total, fitted=fitting
+    )
 
 
 def _output_refusal(out: Path, overwrite: bool, resume: bool) -> str | None:

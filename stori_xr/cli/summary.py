@@ -43,12 +43,17 @@ def _pixels(ds: Any) -> tuple[int, int]:
 
 
 def _summary(
-    out: Path, result: Any, seconds: tuple[float, float, float], tiles_now: int, tiles: int
+    out: Path,
+    result: Any,
+    seconds: tuple[float, float, float],
+    tiles_now: int,
+    tiles: int,
+    fitted: bool = False,
 ) -> int:
     """Print what was written and how fast; exit code 0 when the store is complete.
 
     ``seconds`` are those of the preparation (alignment, and the method's fit on the
-    target), of computing and writing the tiles, and of the whole command. The
+    target when ``fitted``), of computing and writing the tiles, and of the whole command. The
     throughput counts the pixels of the tiles written in this run (all of them, unless
     resumed), at the tiles' mean size, over the seconds of computing and writing.
     """
@@ -61,9 +66,10 @@ def _summary(
     print(f"pixels      {rows * cols} ({rows} x {cols})")
     print(f"dates       {result.sizes['time']}")
     print(f"bands       {len(bands)}: {' '.join(bands)}")
+    preparing = "alignment, fit" if fitted else "alignment"
     print(
-        f"seconds     {prepared:.1f} preparing (alignment, fit), {computed_in:.1f} computing"
-        f" and writing, {in_all:.1f} in all"
+        f"seconds     {prepared:.1f} preparing ({preparing}), {computed_in:.1f} computing and"
+        f" writing, {in_all:.1f} in all"
     )
     computed = rows * cols * (tiles_now / tiles if tiles else 1.0)
     if computed and computed_in > 0:
