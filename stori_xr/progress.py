@@ -59,6 +59,24 @@ def _interactive() -> bool:
     return hasattr(sys, "ps1") or bool(sys.flags.interactive)
 
 
+#: Seconds between two redraws of a bar in a terminal or a notebook, and in a file (the
+#: stderr of a batch job, sent to a log: a line each time, not a redraw ten times a second).
+REDRAW_SECONDS, LOG_SECONDS = 0.1, 10.0
+
+
+def _terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` redraws a line (a terminal, or an interactive session's stream)."""
+    try:
+        return bool(stream.isatty()) or _interactive()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return _interactive()
+
+
+def redraw_seconds(stream: TextIO) -> float:
+    """Seconds between two redraws of a bar on ``stream`` (:data:`LOG_SECONDS` in a file)."""
+    return REDRAW_SECONDS if _terminal(stream) else LOG_SECONDS
+
+
 def enabled() -> bool:
     """Whether progress shows here and now (the option, resolved; never in a worker)."""
     option = OPTIONS["progress"]
@@ -68,6 +86,10 @@ def enabled() -> bool:
 
 class Bar:
     """A text progress bar on stderr, drawn once ``progress_after`` seconds have passed.
+
+    In a terminal or a notebook the bar is redrawn in place ten times a second at most;
+    on a stream that is neither (a log file) each state is a line of its own, one every
+    :data:`LOG_SECONDS` at most.
 
     Parameters
     ----------
@@ -89,12 +111,14 @@ class Bar:
         self.n, self.shown, self._drawn_n = 0, False, -1
         self.after = float(OPTIONS["progress_after"])
         self.start = self._drawn = time.perf_counter()
+        self.terminal = _terminal(self.out)
+        self.every = redraw_seconds(self.out)
 
     def update(self, n: int = 1) -> None:
-        """Count ``n`` more steps done; redraw at most ten times a second."""
+        """Count ``n`` more steps done; redraw at most every :attr:`every` seconds."""
         self.n += n
         now = time.perf_counter()
-        if now - self.start >= self.after and (now - self._drawn >= 0.1 or not self.shown):
+        if now - self.start >= self.after and (now - self._drawn >= self.every or not self.shown):
             self._draw(now)
 
     def close(self) -> None:
@@ -103,16 +127,18 @@ class Bar:
         if self.shown or now - self.start >= self.after:
             if self.n != self._drawn_n or not self.shown:
                 self._draw(now)
-            self.out.write("\n")
-            self.out.flush()
+            if self.terminal:
+                self.out.write("\n")
+                self.out.flush()
 
     def _draw(self, now: float) -> None:
         frac = self.n / self.total if self.total else 1.0
         filled = int(self.width * min(frac, 1.0))
         line = (
-            f"\r{self.desc}: [{'#' * filled:<{self.width}}] {int(100 * frac):3d}% "
+            f"{self.desc}: [{'#' * filled:<{self.width}}] {int(100 * frac):3d}% "
             f"{self.n}/{self.total} {self.unit} | {now - self.start:.1f} s"
         )
+        line = f"\r{line}" if self.terminal else f"{line}\n"
         with contextlib.suppress(ValueError):  # a closed stream
             self.out.write(line)
             self.out.flush()
@@ -185,7 +211,11 @@ class _LazyBar(Callback):
 
         bar = None
         if enabled() and not getattr(_state, "active", 0):
-            bar = ProgressBar(minimum=float(OPTIONS["progress_after"]), out=sys.stderr)
+            bar = ProgressBar(
+                minimum=float(OPTIONS["progress_after"]),
+                dt=redraw_seconds(sys.stderr),
+                out=sys.stderr,
+            )
             bar._start(dsk)
         self._local.bar = bar
 
@@ -236,7 +266,8 @@ def compute(
     if client is None:
         from dask.diagnostics import ProgressBar
 
-        bar = ProgressBar(minimum=minimum, out=sys.stderr) if progress else None
+        every = redraw_seconds(sys.stderr)
+        bar = ProgressBar(minimum=minimum, dt=every, out=sys.stderr) if progress else None
         options = {"scheduler": scheduler} if scheduler else {}
         if threads is not None:
             options["num_workers"] = threads
@@ -248,6 +279,9 @@ def compute(
         from distributed import progress as progress_bar
 
         with contextlib.redirect_stdout(sys.stderr):  # distributed's bar writes to stdout
+            # at distributed's own redraw interval whatever the stream: the scheduler's
+            # feed of a slower bar is still asleep when a LocalCluster closes right after,
+            # and logs its cancellation as an error
             progress_bar(future)
     future.result()
 

@@ -1,5 +1,6 @@
 """Progress on stderr (stori_xr.set_options(progress=...)): eager, lazy, fit, workers."""
 
+import io
 import sys
 
 import dask
@@ -144,3 +145,29 @@ def test_set_options_restores_and_checks():
     with pytest.raises(OptionError, match="progress_after=-1: give a number of seconds"):
         stori_xr.set_options(progress_after=-1)
     assert stori_xr.get_options() == before
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_bar_in_a_log_file_is_a_line_per_state_and_seldom(monkeypatch):
+    monkeypatch.delattr(sys, "ps1", raising=False)  # not interactive
+    clock = iter(range(0, 1000, 3))  # each reading of the clock 3 s later
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    log, terminal = io.StringIO(), _Terminal()
+    with stori_xr.set_options(progress_after=0):
+        for out in (log, terminal):
+            with progress.Bar(10, "stori fit", "epochs", out=out) as bar:
+                for _ in range(10):
+                    bar.update()
+    lines = log.getvalue().splitlines()
+    # in a file: no carriage returns, a state every 10 s at most (the clock ticks 3 s a
+    # step), the last state always
+    assert "\r" not in log.getvalue() and log.getvalue().endswith("\n")
+    assert len(lines) == 4 and lines[-1].startswith("stori fit: [") and "10/10" in lines[-1]
+    # in a terminal: redrawn in place at every step, one line in the end
+    assert terminal.getvalue().count("\r") == 10 and terminal.getvalue().count("\n") == 1
+    assert progress.redraw_seconds(log) == progress.LOG_SECONDS
+    assert progress.redraw_seconds(terminal) == progress.REDRAW_SECONDS
