@@ -211,11 +211,7 @@ class _LazyBar(Callback):
 
         bar = None
         if enabled() and not getattr(_state, "active", 0):
-            bar = ProgressBar(
-                minimum=float(OPTIONS["progress_after"]),
-                dt=redraw_seconds(sys.stderr),
-                out=sys.stderr,
-            )
+            bar = ProgressBar(minimum=float(OPTIONS["progress_after"]), out=sys.stderr)
             bar._start(dsk)
         self._local.bar = bar
 
@@ -266,8 +262,7 @@ def compute(
     if client is None:
         from dask.diagnostics import ProgressBar
 
-        every = redraw_seconds(sys.stderr)
-        bar = ProgressBar(minimum=minimum, dt=every, out=sys.stderr) if progress else None
+        bar = ProgressBar(minimum=minimum, out=sys.stderr) if progress else None
         options = {"scheduler": scheduler} if scheduler else {}
         if threads is not None:
             options["num_workers"] = threads
@@ -279,9 +274,6 @@ def compute(
         from distributed import progress as progress_bar
 
         with contextlib.redirect_stdout(sys.stderr):  # distributed's bar writes to stdout
-            # at distributed's own redraw interval whatever the stream: the scheduler's
-            # feed of a slower bar is still asleep when a LocalCluster closes right after,
-            # and logs its cancellation as an error
             progress_bar(future)
     future.result()
 
