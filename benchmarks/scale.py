@@ -18,6 +18,10 @@ the same scene in this process (the one-process figure, measured in the same hou
     python benchmarks/scale.py --size 1024 --chunks 256 --workers 1 2
     python benchmarks/scale.py --quick                        # 128 px (tests)
 
+The workers get the environment ``stori interpolate --workers`` gives them
+(``stori_xr.cli.scheduler.worker_environ``: glibc's mmap threshold raised);
+``--distributed-malloc`` leaves distributed's own.
+
 Timings are printed, never asserted.
 """
 
@@ -31,8 +35,10 @@ import time
 import warnings
 from pathlib import Path
 
+import dask
 import xarray as xr
 
+from stori_xr.cli.scheduler import WORKER_ENVIRON, worker_environ
 from stori_xr.exceptions import StoriError
 
 warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
@@ -85,7 +91,15 @@ def _breakdown(stream: list[dict]) -> list[tuple[str, float]]:
     return sorted(seconds.items(), key=lambda kv: -kv[1])
 
 
-def run_one(optical: Path, sar: Path, out: Path, workers: int, memory: str, method: str):
+def run_one(
+    optical: Path,
+    sar: Path,
+    out: Path,
+    workers: int,
+    memory: str,
+    method: str,
+    environ: dict | None = None,
+):
     """Copy, then interpolate, on a fresh cluster; return the figures of both."""
     from dask.distributed import Client, LocalCluster, get_task_stream
 
@@ -97,6 +111,7 @@ def run_one(optical: Path, sar: Path, out: Path, workers: int, memory: str, meth
         target = out / f"{job}.zarr"
         shutil.rmtree(target, ignore_errors=True)
         with (
+            dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
             LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
@@ -174,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
     parser.add_argument("--memory-limit", default="2GB", help="per worker")
     parser.add_argument("--method", default="kernel")
+    parser.add_argument(
+        "--distributed-malloc",
+        action="store_true",
+        help="workers with distributed's environment only (not stori interpolate's)",
+    )
     parser.add_argument("--work", type=Path, help="folder for the scenes (kept) and outputs")
     parser.add_argument("--quick", action="store_true", help="128 px, 24 dates (tests)")
     args = parser.parse_args(argv)
@@ -181,11 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         args.size, args.periods, args.chunks, args.workers = 128, 24, [64], [2]
         args.memory_limit = "1GB"
     work = args.work or Path(tempfile.mkdtemp(prefix="stori-scale-"))
+    environ = worker_environ()
+    if args.distributed_malloc:
+        environ = {k: v for k, v in environ.items() if k not in WORKER_ENVIRON}
     print(f"command: python benchmarks/scale.py {' '.join(argv or [])}".rstrip())
     print(
         f"scene {args.size} x {args.size} px, {args.periods} dates, 6 bands; method "
         f"{args.method}; workers of {args.memory_limit}, one thread each; work folder {work}"
     )
+    print(f"worker environment: {environ}")
     header = (
         f"{'chunk':>5} {'workers':>7} {'copy s':>7} {'stori s':>8} {'x copy':>7} "
         f"{'px-series/s':>11} {'kernel px/cpu-s':>15} {'tasks':>7} {'worker peaks MiB':>18} "
@@ -197,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         optical, sar = _scene(work, args.size, args.periods, chunk)
         for workers in args.workers:
             try:
-                f = run_one(optical, sar, work, workers, args.memory_limit, args.method)
+                f = run_one(optical, sar, work, workers, args.memory_limit, args.method, environ)
             except StoriError as error:  # chunks too large for the workers: say so, go on
                 print(f"{chunk:>5} {workers:>7}  refused: {error}")
                 continue

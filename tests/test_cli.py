@@ -481,6 +481,28 @@ def test_interpolate_real_patch_on_a_local_cluster(wc1, tmp_path, capsys):
     print(f"stori interpolate, real patch, LocalCluster: {seconds:.1f} s")
 
 
+def test_the_local_cluster_workers_keep_large_arrays_off_fresh_mmaps():
+    # distributed's fixed mmap threshold made method="stori" spend a third of its time
+    # zero-filling fresh pages; the workers --workers starts get a larger one, and keep
+    # distributed's own environment
+    import argparse
+    import contextlib
+    import os
+
+    from stori_xr.cli.scheduler import WORKER_ENVIRON, _scheduler
+
+    args = argparse.Namespace(scheduler=None, workers=1, threads=None, memory_limit="1GB")
+    with contextlib.ExitStack() as stack:
+        client, _ = _scheduler(args, stack)
+        (environ,) = client.run(
+            lambda: {k: os.environ.get(k) for k in ("MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS")}
+        ).values()
+    assert environ == {
+        "MALLOC_MMAP_THRESHOLD_": str(WORKER_ENVIRON["MALLOC_MMAP_THRESHOLD_"]),
+        "OMP_NUM_THREADS": "1",
+    }
+
+
 @pytest.fixture
 def scene_stores(tmp_path):
     """A synthetic scene (make_scene) written as two plain Zarr stores, and the scene."""
