@@ -281,3 +281,26 @@ def test_on_a_process_cluster_the_model_is_built_once_per_worker(scene, model, f
     xr.testing.assert_allclose(result, filled, atol=1e-5, rtol=0)
     assert sum(s["calls"] for s in stats) == tiles == 2  # one call per tile
     assert all(s["builds"] == (1 if s["calls"] else 0) for s in stats), stats
+
+
+@pytest.mark.parametrize(
+    ("environ", "raised"),
+    [
+        ({"MALLOC_TRIM_THRESHOLD_": "65536"}, True),  # a dask.distributed worker
+        ({}, False),  # a plain process: glibc's own, dynamic threshold kept
+        ({"MALLOC_TRIM_THRESHOLD_": "65536", "MALLOC_MMAP_THRESHOLD_": "1048576"}, False),
+    ],
+)
+def test_inference_keeps_large_arrays_in_the_heap_on_distributed_workers(environ, raised):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    code = (
+        "from stori_xr.ranker import runtime\n"
+        "print(runtime.keep_large_arrays_in_the_heap(), runtime.keep_large_arrays_in_the_heap())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**env, **environ}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(raised)] * 2
