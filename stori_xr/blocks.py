@@ -241,6 +241,12 @@ def _worker_share() -> tuple[int, int] | None:
 #: Share of a worker thread's memory a task may plan to use (dask spills above 60 %).
 MEMORY_SHARE = 0.5
 
+#: glibc's mmap threshold for the processes of dask.distributed workers, whose
+#: ``MALLOC_TRIM_THRESHOLD_`` fixes it at 128 KiB: larger arrays are then mapped and
+#: zero-filled afresh each time (:mod:`stori_xr.ranker.runtime` and ``stori interpolate
+#: --workers`` raise it to this).
+MMAP_THRESHOLD = 64 * 2**20
+
 
 def check_task_memory(
     k: int,

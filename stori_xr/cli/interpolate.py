@@ -78,7 +78,8 @@ def _interpolate(args: argparse.Namespace) -> int:
         if sar is not None:
             say(_inputs_line("SAR", sar_paths, sar))
         options = dict(args.option)
-        fitting = METHODS[args.method].fit is not None and options.get("fit", True) is not False
+        spec = METHODS[args.method]
+        fitting = spec.fit is not None and {**spec.defaults, **options}.get("fit") is not False
         if fitting:
             say(f"fitting {args.method} on a sample of the target (the one step before tiles)")
         # under the client: a chunk too large for its workers is refused here; the fit's

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 from typing import Any
 
+from stori_xr.blocks import MMAP_THRESHOLD
 from stori_xr.cli.errors import _message
 
 #: Seconds ``stori interpolate --scheduler`` waits for the scheduler to answer.
@@ -23,7 +24,7 @@ CONNECT_TIMEOUT = 5
 #: larger array is then mapped afresh and zero-filled, and ``method="stori"``, which
 #: allocates many, spent 8.0 of 18.7 s of a 128 px tile in the kernel (page faults),
 #: against 0.9 of 12.0 s with this threshold (docs/scaling.md).
-WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20}
+WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD}
 
 
 def worker_environ() -> dict[str, Any]:

@@ -34,6 +34,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from stori_xr.blocks import MMAP_THRESHOLD
 from stori_xr.kernels.flags import EXTRAPOLATED, MODEL, NODATA, OBSERVED
 from stori_xr.ranker import rnn
 from stori_xr.ranker.inputs import band_inputs, days_since_clear, sar_inputs, savgol_matrix
@@ -49,14 +50,13 @@ _LOCK = threading.Lock()
 _MODELS: OrderedDict[tuple[str, str], tuple[FittedModel, rnn.StoriRNN]] = OrderedDict()
 _STATS = {"builds": 0, "calls": 0}
 
-#: glibc's ``mallopt`` parameter of the mmap threshold, and the threshold set in a
-#: process that dask.distributed started (:func:`keep_large_arrays_in_the_heap`).
-M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 64 * 2**20
+#: glibc's ``mallopt`` parameter of the mmap threshold.
+M_MMAP_THRESHOLD = -3
 
 
 @functools.cache
 def keep_large_arrays_in_the_heap() -> bool:
-    """Raise glibc's mmap threshold to :data:`MMAP_THRESHOLD` where distributed fixed it.
+    """Raise glibc's mmap threshold where distributed fixed it (to ``blocks.MMAP_THRESHOLD``).
 
     Only in a process started with ``MALLOC_TRIM_THRESHOLD_`` (dask.distributed's
     workers; the trimming it asks for is kept) and without ``MALLOC_MMAP_THRESHOLD_``,
