@@ -37,6 +37,7 @@ from stori_xr.evaluate import (
     PROTOCOLS,
     SPLITS,
     evaluate,
+    format_against_best,
     format_split,
     format_table,
     hide_mask,
@@ -90,35 +91,6 @@ def hiding(optical, protocol: str, seeds: list[int], hide: dict) -> str:
         f"{np.mean(shares):.0%} of the clear values hidden, {np.mean(whole_dates):.1f} "
         f"dates hidden whole (mean over seeds)"
     )
-
-
-def against_the_best(table: pd.DataFrame, method: str = "stori") -> str:
-    """``method``'s RMSE over the best other method's, pooled over the seeds, per part.
-
-    Pooled: the square root of the count-weighted mean of the seeds' mean squares.
-    """
-    rows = table[table.band == ALL_BANDS]
-    lines = [f"{method} against the best other method (RMSE ratio, pooled over seeds):"]
-    parts = [("all", "all")] + [("neighbour", p) for p in ("yes", "no")]
-    for split, part in parts:
-        sub = rows[(rows.split == split) & (rows.part == part)]
-        cells = []
-        for gap in ("all", "<=15d", "15-45d", ">45d"):
-            g = sub[(sub.gap == gap) & (sub.n > 0)]
-            rmse = g.groupby("method")[["n", "rmse"]].apply(
-                lambda d: np.sqrt((d.n * d.rmse**2).sum() / max(d.n.sum(), 1))
-            )
-            if method not in rmse or len(rmse) < 2:
-                cells.append(f"{gap} -")
-                continue
-            others = rmse.drop(method).dropna()
-            if not np.isfinite(rmse[method]) or others.empty:
-                cells.append(f"{gap} -")
-                continue
-            cells.append(f"{gap} {rmse[method] / others.min():.3f}x ({others.idxmin()})")
-        label = "all values" if split == "all" else f"neighbour clear: {part}"
-        lines.append(f"  {label:22s} " + "  ".join(cells))
-    return "\n".join(lines)
 
 
 def _learned_options(patch: str, models: dict[str, str], quick: bool) -> dict:
@@ -230,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(format_split(summary, split, title=f"split by {SPLITS[split]}"))
             if "stori" in methods and len(methods) > 1:
                 print()
-                print(against_the_best(table))
+                print(format_against_best(table))
     print(f"\ntotal {time.perf_counter() - start:.1f} s")
     if args.csv:
         pd.concat(tables, ignore_index=True).to_csv(args.csv, index=False)

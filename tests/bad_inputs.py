@@ -44,6 +44,7 @@ from stori_xr.align import align
 from stori_xr.datasets import make_scene
 from stori_xr.evaluate import (
     evaluate,
+    format_against_best,
     format_split,
     gap_days,
     hide_mask,
@@ -1279,7 +1280,7 @@ CHUNKS = Group(
 EVALUATION = Group(
     "Evaluation",
     "`stori_xr.evaluate`: `evaluate`, `hide_mask`, `gap_days`, `neighbour_clear`, `score`, "
-    "`format_split`, `load_worldcereal_patch`.",
+    "`format_split`, `format_against_best`, `load_worldcereal_patch`.",
     [
         BadInput(
             "evaluate-unknown-method",
@@ -1382,6 +1383,13 @@ EVALUATION = Group(
             lambda c: format_split(_scores(c), "neighbour"),
             ex.OptionError,
             r"no rows of the 'neighbour' split: evaluate with splits=\['neighbour'\]",
+        ),
+        BadInput(
+            "format-against-best-absent-method",
+            "`format_against_best(table)` of a table without method 'stori'",
+            lambda c: format_against_best(_scores(c)),
+            ex.OptionError,
+            r"method='stori' has no rows in the table; give one of \['m'\]",
         ),
         BadInput(
             "hide-mask-2d",

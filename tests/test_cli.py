@@ -1,6 +1,7 @@
 """The command line, the accessor's import promise, and the benchmarks (run briefly)."""
 
 import argparse
+import dataclasses
 import re
 import shutil
 import socket
@@ -11,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -18,6 +20,7 @@ import stori_xr
 from stori_xr import cli
 from stori_xr.cli import main
 from stori_xr.fill import METHODS
+from stori_xr.kernels.flags import FLAG_MEANINGS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -341,6 +344,53 @@ def test_evaluate_with_nothing_to_score_exits_1(two_clear_dates, tmp_path, capsy
     assert not csv.exists()
 
 
+#: The titles of the split tables stori evaluate prints.
+SPLIT_TITLES = {
+    "neighbour": "split by a neighbour within the kernel's search radius is clear on that date",
+    "source": "split by the kernel's stori_source flag of the same value",
+}
+
+
+@pytest.mark.parametrize(
+    ("splits", "shown"),
+    [
+        ([], ["neighbour", "source"]),
+        (["--splits"], []),
+        (["--splits", "neighbour"], ["neighbour"]),
+    ],
+)
+def test_evaluate_prints_the_split_tables_asked_for(wc1, tmp_path, capsys, splits, shown):
+    csv = tmp_path / "scores.csv"
+    argv = ["evaluate", str(wc1), "--seeds", "1", "--methods", "linear", "--csv", str(csv)]
+    assert main([*argv, *splits]) == 0
+    printed = capsys.readouterr().out
+    for split, title in SPLIT_TITLES.items():
+        assert (title in printed) == (split in shown), split
+    parts = {line.split()[0] for line in printed.splitlines() if "linear" in line}
+    assert ("yes" in parts and "no" in parts) == ("neighbour" in shown)
+    # the source split's parts are the kernel's flags (the kernel runs for them, unscored)
+    assert bool(parts & set(FLAG_MEANINGS.split())) == ("source" in shown)
+    assert "against the best other method" not in printed  # no stori
+    table = pd.read_csv(csv)
+    assert set(table.split) == {"all", *shown}
+    assert set(table.method) == {"linear"}
+
+
+@pytest.mark.parametrize(("splits", "lines"), [([], 3), (["--splits", "source"], 1)])
+def test_evaluate_prints_stori_against_the_best_other(wc1, monkeypatch, capsys, splits, lines):
+    # linear under the name stori: what is printed, not the network, is tested here
+    monkeypatch.setitem(METHODS, "stori", dataclasses.replace(METHODS["linear"], name="stori"))
+    argv = ["evaluate", str(wc1), "--seeds", "1", "--methods", "stori", "linear", *splits]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out.splitlines()
+    start = printed.index("stori against the best other method (RMSE ratio, pooled over seeds):")
+    ratios = printed[start + 1 : start + 1 + lines]
+    labels = ["all values", "neighbour clear: yes", "neighbour clear: no"][:lines]
+    assert [line[:24].strip() for line in ratios] == labels
+    assert ratios[0].split()[3] == "1.000x"  # the same method twice
+    assert printed[start + 1 + lines :] == [""]
+
+
 def _table_columns() -> list[str]:
     """The column names format_table prints, with every optional column shown."""
     from stori_xr.datasets import make_scene
@@ -355,6 +405,9 @@ def _table_columns() -> list[str]:
 
 
 def test_table_columns_are_explained_in_help_and_docs(capsys):
+    from stori_xr.datasets import make_scene
+    from stori_xr.evaluate import evaluate, format_split
+
     columns = _table_columns()
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
@@ -362,6 +415,16 @@ def test_table_columns_are_explained_in_help_and_docs(capsys):
     docs = (REPO / "docs" / "cli.md").read_text()
     explained = {column for column, _ in cli.TABLE_COLUMNS}
     for column in columns:
+        assert column in explained, column
+        assert re.search(rf"^  {re.escape(column)}  +\S", text, re.M), column
+        assert f"`{column}`" in docs, column
+
+    # the columns of the split tables that the table has not
+    scene = make_scene(12, 12, periods=40, seed=3)
+    table = evaluate(scene.optical, methods=["linear"], seeds=[0], splits=["neighbour"])
+    head = re.split(r"\s{2,}", format_split(table, "neighbour").splitlines()[1].strip())
+    explained |= {column for column, _ in cli.SPLIT_COLUMNS}
+    for column in set(head) - set(columns):
         assert column in explained, column
         assert re.search(rf"^  {re.escape(column)}  +\S", text, re.M), column
         assert f"`{column}`" in docs, column

@@ -19,6 +19,7 @@ from stori_xr.evaluate import (
     PROTOCOLS,
     SPLITS,
     evaluate,
+    format_against_best,
     format_split,
     format_table,
     gap_days,
@@ -28,6 +29,7 @@ from stori_xr.evaluate import (
     score,
     summarise,
 )
+from stori_xr.exceptions import OptionError
 from stori_xr.kernels.flags import FLAG_MEANINGS
 from stori_xr.kernels.stori import DEFAULTS as KERNEL_DEFAULTS
 
@@ -475,6 +477,67 @@ def test_source_split_rows_add_up_and_match_the_kernels_flags(small1):
     assert format_table(summary) == format_table(summary[summary.split == "all"])
 
 
+def _long_table(rows):
+    """A long table of evaluate's columns from (method, seed, split, part, gap, n, rmse)."""
+    columns = ["method", "seed", "split", "part", "gap", "n", "rmse"]
+    table = pd.DataFrame(rows, columns=columns)
+    table.insert(4, "band", "all bands")
+    return table
+
+
+def test_format_against_best_pools_the_seeds_by_hand():
+    rows = [
+        # every hidden value: stori sqrt((100*.02^2 + 300*.04^2)/400) = sqrt(.0013)
+        ("stori", 0, "all", "all", "all", 100, 0.02),
+        ("stori", 1, "all", "all", "all", 300, 0.04),
+        ("linear", 0, "all", "all", "all", 100, 0.05),
+        ("linear", 1, "all", "all", "all", 300, 0.05),
+        ("kernel", 0, "all", "all", "all", 100, 0.03),  # sqrt((.0009 + 3*.0016)/4)
+        ("kernel", 1, "all", "all", "all", 300, 0.04),
+        # a band's row and a row of no value are left out
+        ("linear", 0, "all", "all", "<=15d", 0, np.nan),
+        ("stori", 0, "all", "all", "<=15d", 50, 0.01),
+        ("kernel", 0, "all", "all", "<=15d", 50, 0.02),
+        ("stori", 0, "neighbour", "no", "all", 10, 0.06),
+        ("linear", 0, "neighbour", "no", "all", 10, 0.03),
+        ("kernel", 0, "neighbour", "no", "all", 10, 0.04),
+    ]
+    table = _long_table(rows)
+    band = table.iloc[:1].assign(band="B05", rmse=1e-6)
+    text = format_against_best(pd.concat([table, band], ignore_index=True))
+    lines = text.splitlines()
+    assert lines[0] == "stori against the best other method (RMSE ratio, pooled over seeds):"
+    stori, kernel = np.sqrt(0.0013), np.sqrt((0.0009 + 3 * 0.0016) / 4)  # kernel 0.03775
+    assert lines[1].split()[:5] == ["all", "values", "all", f"{stori / kernel:.3f}x", "(kernel)"]
+    assert f"{stori / kernel:.3f}x" == "0.955x"
+    assert "<=15d 0.500x (kernel)  15-45d -  >45d -" in lines[1]
+    # the neighbour parts: "yes" has no row, "no" has one seed
+    assert lines[2].split()[:4] == ["neighbour", "clear:", "yes", "all"]
+    assert "all -" in lines[2]
+    assert "all 2.000x (linear)" in lines[3]
+    assert len(lines) == 4
+
+
+def test_format_against_best_without_the_neighbour_split():
+    rows = [
+        ("stori", 0, "all", "all", "all", 100, 0.02),
+        ("linear", 0, "all", "all", "all", 100, 0.04),
+        ("stori", 0, "source", "spatial", "all", 100, 0.02),
+        ("linear", 0, "source", "spatial", "all", 100, 0.04),
+    ]
+    text = format_against_best(_long_table(rows))
+    assert text.splitlines()[1:] == [
+        "  all values             all 0.500x (linear)  <=15d -  15-45d -  >45d -"
+    ]
+    # a table without split columns is every hidden value
+    table = _long_table(rows[:2]).drop(columns=["split", "part"])
+    assert format_against_best(table, method="linear").splitlines()[1].split()[3] == "2.000x"
+    # alone, or absent, the method has nothing to compare
+    assert "all -" in format_against_best(_long_table(rows[:1]))
+    with pytest.raises(OptionError, match=r"method='stori' has no rows in the table"):
+        format_against_best(_long_table(rows[1:2]))
+
+
 def test_evaluate_whole_protocol_methods_see_only_the_masked_input(small1):
     from stori_xr.fill import interpolate
 
@@ -597,6 +660,7 @@ def test_cli_evaluate_protocols(wc1, tmp_path, capsys):
     assert "00002806639B424A, protocol whole" in printed
     table = pd.read_csv(csv)
     assert set(table.protocol) == {"partial", "whole"}
+    assert set(table.split) == {"all", *SPLITS}  # the split rows, by default
     with pytest.raises(SystemExit):
         main([*argv, "--protocol", "cloudy"])
     assert "--protocol: invalid choice: 'cloudy'" in capsys.readouterr().err
@@ -643,6 +707,7 @@ def test_evaluate_is_a_package_of_rooms_importing_one_way():
         "summarise": "report",
         "format_table": "report",
         "format_split": "report",
+        "format_against_best": "report",
         "plot_gap_error": "plots",
         "plot_predicted_observed": "plots",
         "plot_calibration": "plots",

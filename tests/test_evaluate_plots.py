@@ -161,6 +161,8 @@ def test_cli_evaluate_plots_on_a_patch(wc1, tmp_path, capsys):
     assert doc == json.loads((folder / "summary.json").read_text())
     assert doc["scenes"] == [wc1.name] and doc["methods"] == ["linear", "kernel"]
     rows = [r for r in doc["summary"] if r["band"] == ALL_BANDS and r["gap"] == "all"]
+    assert {r["split"] for r in rows} == {"all", "neighbour", "source"}  # the default splits
+    rows = [r for r in rows if r["split"] == "all"]
     assert {r["method"] for r in rows} == {"linear", "kernel"}
     assert all(r["rmse"] > 0 for r in rows)
 

@@ -26,6 +26,7 @@ One module per concern, each importing only the ones listed before it:
 from stori_xr.cli.demo import _demo_min_size as _demo_min_size
 from stori_xr.cli.demo import _gap_rmse as _gap_rmse
 from stori_xr.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from stori_xr.cli.evaluate import SPLIT_COLUMNS as SPLIT_COLUMNS
 from stori_xr.cli.evaluate import TABLE_COLUMNS as TABLE_COLUMNS
 from stori_xr.cli.parser import DEFAULT_CHUNKS as DEFAULT_CHUNKS
 from stori_xr.cli.parser import build_parser

@@ -1,9 +1,11 @@
 """``stori evaluate``: hide real clear values, reconstruct them and score every method.
 
-The methods it compares by default, the columns of the table it prints
-(:data:`TABLE_COLUMNS`, explained in its ``--help`` by :func:`_table_help`), the check
-of its values before anything is read (:func:`_check_evaluate`), the command itself
-(:func:`_evaluate`) and why a scene gave nothing to score (:func:`_nothing_scored`).
+The methods it compares by default, the columns of the tables it prints
+(:data:`TABLE_COLUMNS`, :data:`SPLIT_COLUMNS`, explained in its ``--help`` by
+:func:`_table_help`), the check of its values before anything is read
+(:func:`_check_evaluate`), the command itself (:func:`_evaluate`: per scene and
+protocol, the table, the split tables and, with ``stori`` and another method, stori
+against the best other) and why a scene gave nothing to score (:func:`_nothing_scored`).
 """
 
 from __future__ import annotations
@@ -42,12 +44,29 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("", "or a single seed (sd)"),
 )
 
+#: The columns of the split tables (:func:`stori_xr.evaluate.format_split`) that the
+#: table has not, explained in the ``--help`` of ``stori evaluate`` and in docs/cli.md.
+SPLIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("part", "the part of the hidden values: yes / no (neighbour), a kernel flag (source)"),
+    ("share", "the part's share of the hidden pixel-dates"),
+    ("x best other", "the method's 'RMSE all' over the lowest of the other methods' on"),
+    ("", "the same part"),
+    ("n scored", "values scored in the part, every band's value counted"),
+)
+
 
 def _table_help() -> str:
-    width = max(len(column) for column, _ in TABLE_COLUMNS)
+    width = max(len(column) for column, _ in (*TABLE_COLUMNS, *SPLIT_COLUMNS))
     lines = [
         "the table (one per scene; the bands pooled; the mean over the seeds):",
         *(f"  {column:<{width}}  {text}" for column, text in TABLE_COLUMNS),
+        "",
+        "the split tables (--splits; one row per part and method), besides the above:",
+        *(f"  {column:<{width}}  {text}" for column, text in SPLIT_COLUMNS),
+        "",
+        "with stori and another method: stori's RMSE over the lowest of the other methods'",
+        "(pooled over the seeds, per gap class), for every hidden value and each part of the",
+        "neighbour split",
     ]
     return "\n".join(lines)
 
@@ -78,7 +97,10 @@ def _check_evaluate(args: argparse.Namespace) -> str | None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from stori_xr.evaluate import (
+        SPLITS,
         evaluate,
+        format_against_best,
+        format_split,
         format_table,
         load_worldcereal_patch,
         summarise,
@@ -103,6 +125,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         cases.append((Path(args.optical[0]).name, optical, sar))
     methods = list(dict.fromkeys(args.methods))  # a method named twice runs once
     protocols = list(dict.fromkeys(args.protocol))
+    splits = list(dict.fromkeys(args.splits))
     tables = []
     for name, optical, sar in cases:
         for protocol in protocols:
@@ -112,6 +135,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                 methods=methods,
                 seeds=range(args.seeds),
                 protocol=protocol,
+                splits=splits,
                 keep_values=bool(args.plots),
             )
             table, values = table if args.plots else (table, None)
@@ -124,6 +148,12 @@ def _evaluate(args: argparse.Namespace) -> int:
             summary = summarise(table.drop(columns=["scene", "protocol"]))
             print(format_table(summary, title=f"{name}, protocol {protocol}"))
             print()
+            for split in splits:
+                print(format_split(summary, split, title=f"split by {SPLITS[split]}"))
+                print()
+            if "stori" in methods and len(methods) > 1:
+                print(format_against_best(table))
+                print()
             if values is not None:
                 written = write_plots(values, args.plots, prefix=f"{name}-{protocol}-")
                 if "calibration" not in written:
@@ -154,6 +184,8 @@ def _nothing_scored(
     from stori_xr.evaluate import ALL_BANDS, resolve_protocol
 
     pooled = table[(table["band"] == ALL_BANDS) & (table["gap"] == "all")]
+    if "split" in pooled:
+        pooled = pooled[pooled["split"] == "all"]
     if pooled["n"].sum() > 0:
         return None
     hidden = int(table["n_hidden"].max())

@@ -18,7 +18,7 @@ from stori_xr.cli.evaluate import _EVALUATE_METHODS, _check_evaluate, _evaluate,
 from stori_xr.cli.interpolate import _check_interpolate, _interpolate
 from stori_xr.cli.scheduler import CONNECT_TIMEOUT
 from stori_xr.cli.values import _int_at_least, _memory_limit, _method_option, _target_dates
-from stori_xr.evaluate import PROTOCOLS
+from stori_xr.evaluate import PROTOCOLS, SPLITS
 from stori_xr.fill import METHODS
 
 #: Side (pixels) of the tiles ``stori interpolate`` reads and computes, by default.
@@ -178,16 +178,29 @@ def build_parser() -> argparse.ArgumentParser:
         "real gaps (default: partial)",
     )
     ev.add_argument(
+        "--splits",
+        nargs="*",
+        default=list(SPLITS),
+        choices=list(SPLITS),
+        metavar="SPLIT",
+        help="after each table, split every method's error by: neighbour (whether a pixel "
+        "within the kernel's search radius is clear on that date: yes / no), source (the "
+        "kernel's stori_source flag of the same value; when kernel is not among --methods "
+        "it runs once more per seed for its flags, unscored); --splits alone: no split "
+        "(default: neighbour source)",
+    )
+    ev.add_argument(
         "--csv",
         metavar="FILE",
-        help="also write the long table of scores (every method, band, gap class, seed and "
-        "protocol) to this CSV file (default: none)",
+        help="also write the long table of scores (every method, part of each split, band, "
+        "gap class, seed and protocol) to this CSV file (default: none)",
     )
     ev.add_argument(
         "--json",
         metavar="FILE",
-        help="also write the summary (the mean over the seeds of every method, band and gap "
-        "class, per scene and protocol) to this JSON file (default: none)",
+        help="also write the summary (the mean over the seeds of every method, part of each "
+        "split, band and gap class, per scene and protocol) to this JSON file "
+        "(default: none)",
     )
     ev.add_argument(
         "--plots",

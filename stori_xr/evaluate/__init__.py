@@ -14,7 +14,8 @@ per concern (each imports only the rooms listed before it):
   ``stori_source`` flag;
 - :mod:`~stori_xr.evaluate.patches` — :func:`load_worldcereal_patch`, the real scenes;
 - :mod:`~stori_xr.evaluate.report` — :func:`summarise` over seeds, printed tables
-  (:func:`format_table`, :func:`format_split`);
+  (:func:`format_table`, :func:`format_split`) and one method against the best other
+  (:func:`format_against_best`);
 - :mod:`~stori_xr.evaluate.plots` — the figures people look at, from the per-value
   errors that ``evaluate(..., keep_values=True)`` keeps (:data:`VALUE_COLUMNS`): RMSE
   against gap length (:func:`plot_gap_error`), predicted against observed
@@ -42,7 +43,7 @@ from stori_xr.evaluate.plots import (
     write_plots,
     write_summary,
 )
-from stori_xr.evaluate.report import format_split, format_table, summarise
+from stori_xr.evaluate.report import format_against_best, format_split, format_table, summarise
 from stori_xr.evaluate.run import evaluate
 from stori_xr.evaluate.splits import SPLITS, neighbour_clear
 
@@ -56,6 +57,7 @@ __all__ = [
     "Protocol",
     "calibration_table",
     "evaluate",
+    "format_against_best",
     "format_split",
     "format_table",
     "gap_days",

@@ -3,7 +3,9 @@
 :func:`summarise` averages the rows of :func:`stori_xr.evaluate.evaluate` over the
 seeds; :func:`format_table` prints one row per method, like the design's table;
 :func:`format_split` prints one split (:data:`stori_xr.evaluate.splits.SPLITS`): for
-each part, its share of the hidden values and every method's scores on it.
+each part, its share of the hidden values and every method's scores on it;
+:func:`format_against_best` prints one method's RMSE over the best other method's,
+pooled over the seeds, for every value and each part of the ``"neighbour"`` split.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from stori_xr.evaluate.metrics import ALL_BANDS, GAP_CLASSES
 from stori_xr.evaluate.splits import SPLITS
 from stori_xr.exceptions import OptionError
 
-__all__ = ["format_split", "format_table", "summarise"]
+__all__ = ["format_against_best", "format_split", "format_table", "summarise"]
 
 #: The columns that name a row of the long table, in this order, where present.
 KEYS = ("method", "split", "part", "band", "gap")
@@ -160,6 +162,80 @@ def format_split(
     return _render(head, body, SPLITS[split] if title is None else title, left=(0, 2))
 
 
+def format_against_best(table: pd.DataFrame, method: str = "stori", band: str = ALL_BANDS) -> str:
+    """One method's RMSE over the best other method's, pooled over the seeds.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table of :func:`~stori_xr.evaluate.evaluate`, one row per seed (every row
+        is pooled: give the table of one scene and protocol). With the rows of the
+        ``"neighbour"`` split (``evaluate(..., splits=["neighbour"])``), its parts get a
+        line each.
+    method : str, default "stori"
+        The method to compare with the others of the table.
+    band : str, default "all bands"
+        The rows to compare, as for :func:`format_table`.
+
+    Returns
+    -------
+    str
+        A title line, then one line for every hidden value (``all values``) and, with
+        the ``"neighbour"`` split, one for each of its parts (``neighbour clear: yes``
+        and ``no``). Each line has, per gap class, ``method``'s RMSE divided by the
+        lowest RMSE of the other methods, and which method that is; ``-`` where
+        ``method`` or every other method scored no value. A method's RMSE is pooled
+        over the rows with values scored: the square root of the mean of the rows'
+        mean squares weighted by their counts, ``sqrt(sum(n * rmse**2) / sum(n))``.
+
+    Raises
+    ------
+    OptionError
+        When ``method`` has no rows in ``table``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame(
+    ...     {
+    ...         "method": ["stori", "stori", "linear", "linear"],
+    ...         "seed": [0, 1, 0, 1],
+    ...         "band": "all bands",
+    ...         "gap": "all",
+    ...         "n": [100, 300, 100, 300],
+    ...         "rmse": [0.02, 0.04, 0.05, 0.05],
+    ...     }
+    ... )
+    >>> print(format_against_best(table))
+    stori against the best other method (RMSE ratio, pooled over seeds):
+      all values             all 0.721x (linear)  <=15d -  15-45d -  >45d -
+    """
+    if method not in set(table["method"]):
+        raise OptionError(
+            f"method={method!r} has no rows in the table; give one of "
+            f"{sorted(set(table['method']))}."
+        )
+    rows = table[(table["band"] == band) & (table["n"] > 0)]
+    split = rows["split"] if "split" in rows else pd.Series("all", index=rows.index)
+    part = rows["part"] if "part" in rows else pd.Series("all", index=rows.index)
+    parts = [("all", "all", "all values")]
+    if "split" in table and (table["split"] == "neighbour").any():
+        parts += [("neighbour", p, f"neighbour clear: {p}") for p in ("yes", "no")]
+    lines = [f"{method} against the best other method (RMSE ratio, pooled over seeds):"]
+    for name, value, label in parts:
+        chosen = rows[(split == name) & (part == value)]
+        cells = []
+        for gap in GAP_CLASSES:
+            rmse = _pooled_rmse(chosen[chosen["gap"] == gap])
+            others = rmse.drop(method, errors="ignore")
+            if method not in rmse or others.empty:
+                cells.append(f"{gap} -")
+                continue
+            cells.append(f"{gap} {rmse[method] / others.min():.3f}x ({others.idxmin()})")
+        lines.append(f"  {label:22s} " + "  ".join(cells))
+    return "\n".join(lines)
+
+
 def _rows(summary: pd.DataFrame, band: str, split: str) -> pd.DataFrame:
     """The summary's rows of one band and split (a table without splits is all "all")."""
     if "seed" in summary.columns:
@@ -168,6 +244,12 @@ def _rows(summary: pd.DataFrame, band: str, split: str) -> pd.DataFrame:
     if "split" in rows:
         return rows[rows.split == split]
     return rows if split == "all" else rows.iloc[:0]
+
+
+def _pooled_rmse(rows: pd.DataFrame) -> pd.Series:
+    """Each method's RMSE over its rows: ``sqrt(sum(n * rmse**2) / sum(n))``."""
+    weighted = (rows["n"] * rows["rmse"] ** 2).groupby(rows["method"], sort=False).sum()
+    return np.sqrt(weighted / rows.groupby("method", sort=False)["n"].sum())
 
 
 def _spread(rows: pd.DataFrame) -> bool:
