@@ -253,6 +253,26 @@ def test_fit_lowers_the_error_on_held_out_values():
     assert after < 0.8 * before, (after, before)
 
 
+def test_a_fit_on_the_target_calibrates_sigma_on_dates_it_never_learned(model):
+    from stori_xr.ranker.rank_train import CALIBRATION_SHARE, Examples, _split_dates
+
+    rng = np.random.default_rng(0)
+    hidden = rng.random((50, 40)) < 0.2
+    hidden[:, :3] = False  # dates with nothing hidden are never drawn
+    ex = Examples(None, np.zeros((50, 40, 2), np.float32), hidden, np.zeros((50, 40), int))
+    fit, cal = _split_dates(ex, np.random.default_rng(1))
+    kept = cal.hidden.any(axis=0)
+    assert kept.sum() == round(CALIBRATION_SHARE * 37)
+    assert not fit.hidden[:, kept].any()  # the fit learns from no value of those dates
+    assert np.array_equal(fit.hidden | cal.hidden, hidden) and not (fit.hidden & cal.hidden).any()
+    assert fit.truth is ex.truth and cal.cls is ex.cls  # no copy of the examples
+    assert hidden.sum() == ex.hidden.sum()  # the input is left as it was
+
+    record = model.record
+    assert record["fitted_on"] == "target" and record["hold_out"] == "dates"
+    assert record["calibration_values"] > 0
+
+
 def test_options_are_checked(scene):
     from stori_xr.exceptions import OptionError
 

@@ -164,7 +164,9 @@ def _load(model: Any) -> FittedModel:
     )
 
 
-def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=None):
+def fit_model(
+    samples, opts: dict[str, Any], init: FittedModel | None, record=None, hold_out="pixels"
+):
     """Fit a ranker on the windows of one or more scenes.
 
     Parameters
@@ -178,6 +180,9 @@ def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=No
         The model to start from.
     record : dict, optional
         Added to the model's record.
+    hold_out : {"pixels", "dates"}, default "pixels"
+        What the fit keeps apart to calibrate σ (:func:`stori_xr.ranker.rank_train.train`):
+        ``"dates"`` on the target, whose dates a network fitted there learns.
     """
     from stori_xr.ranker import rank_train
 
@@ -208,6 +213,7 @@ def fit_model(samples, opts: dict[str, Any], init: FittedModel | None, record=No
         seed=seed,
         record=record,
         series_per_epoch=opts.get("series_per_epoch"),
+        hold_out=hold_out,
     )
 
 
@@ -272,7 +278,8 @@ def fit(sample: Any, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
     opts["series_per_epoch"] = FIT_SERIES_PER_EPOCH
     if opts["fit"] and (int(opts["epochs"]) > 0 or init is not None):
         # epochs=0 from a model: its σ calibrated on the target's hidden values only
-        fitted = fit_model([(sample, t)], opts, init, record={"fitted_on": "target"})
+        record = {"fitted_on": "target"}
+        fitted = fit_model([(sample, t)], opts, init, record=record, hold_out="dates")
     elif init is None:
         raise OptionError(
             f"fit=False needs a model for bands {names}: the shipped weights read "

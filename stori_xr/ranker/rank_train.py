@@ -14,11 +14,16 @@ and neighbourhood, so that the kernel's spatial candidate sees what it sees in u
    standardised: a smooth L1 of the ranked value, plus a ranking term (cross-entropy of
    the scores against the candidate closest to the truth, per band: the closest should
    score highest), plus the Gaussian negative log-likelihood of the variance.
-3. It calibrates σ on the other pixels' hidden values (on every pixel's when
-   ``epochs=0``: the model's σ calibrated on the target, its weights unchanged): per σ
-   class — the gap's length and the neighbours' usable share
+3. It calibrates σ on the hidden values kept apart from the fit (on every hidden value
+   when ``epochs=0``: the model's σ calibrated on the target, its weights unchanged):
+   per σ class — the gap's length and the neighbours' usable share
    (:func:`stori_xr.ranker.ranked.sigma_class`) — the factor whose ±1σ and ±2σ
-   coverages are nearest 68.3 % and 95.4 %.
+   coverages are nearest 68.3 % and 95.4 %. What is kept apart (``hold_out``): the
+   hidden values of a share of the pixels (a fit on sources), or of a share of the
+   dates (a fit on the target: a network fitted on a scene learns its dates — the hidden
+   value of one pixel on a date tells of its neighbours' on the same date — and σ
+   calibrated on other pixels of the dates it learned was too narrow for the dates a
+   user's clouds hide, which it never saw).
 
 Seeded (the draws, the split, the batches, torch) and run on one torch thread, so that
 one seed and one sample give the same weights.
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -57,8 +62,11 @@ HIDINGS = ("whole", "partial", "whole")
 #: at least (:func:`clear_share`).
 MOSTLY_CLEAR = 0.25
 
-#: Share of the pixels kept apart to calibrate σ.
+#: Share of the pixels, or of the dates, whose hidden values are kept apart to calibrate σ.
 CALIBRATION_SHARE = 0.25
+
+#: What a fit keeps apart to calibrate σ (:func:`train`'s ``hold_out``).
+HOLD_OUTS = ("pixels", "dates")
 
 #: Weights of the ranking and likelihood terms of the loss.
 RANK_WEIGHT, NLL_WEIGHT = 0.3, 0.1
@@ -252,6 +260,7 @@ def train(
     seed: int = 0,
     record: dict | None = None,
     series_per_epoch: int | None = None,
+    hold_out: str = "pixels",
 ) -> FittedModel:
     """Fit the ranker on hidden values and calibrate its σ (see the module's description).
 
@@ -273,6 +282,11 @@ def train(
     series_per_epoch : int, optional
         At most this many pixel series per epoch, drawn anew each epoch (the same share
         of each scene); all of them when None.
+    hold_out : {"pixels", "dates"}, default "pixels"
+        Whose hidden values are kept apart from the fit to calibrate σ: those of
+        :data:`CALIBRATION_SHARE` of the pixel series of each scene, or those of that share
+        of the dates of each scene (every pixel's; the fit never learns from a value on
+        those dates). Unused when ``epochs=0``: σ is then calibrated on every hidden value.
 
     Returns
     -------
@@ -282,14 +296,24 @@ def train(
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    cal, fit_idx = [], []
-    for ex in groups:  # a share of each scene's pixels is kept apart for σ
-        order = rng.permutation(ex.size)
-        n_cal = max(round(CALIBRATION_SHARE * ex.size), 1) if ex.size > 1 else 0
-        if int(epochs) == 0:  # nothing is fitted: σ is calibrated on every pixel
-            n_cal = ex.size
-        cal.append(np.sort(order[:n_cal]))
-        fit_idx.append(order[n_cal:])
+    if hold_out not in HOLD_OUTS:
+        raise ValueError(f"hold_out={hold_out!r}: give one of {HOLD_OUTS}.")
+    if int(epochs) > 0 and hold_out == "dates":
+        split = [_split_dates(ex, rng) for ex in groups]
+        groups = [fit for fit, _ in split]
+        cal_groups = [cal for _, cal in split]
+        fit_idx = [np.flatnonzero(ex.hidden.any(axis=1)) for ex in groups]
+        cal = [np.flatnonzero(ex.hidden.any(axis=1)) for ex in cal_groups]
+    else:
+        cal, fit_idx = [], []
+        for ex in groups:  # a share of each scene's pixels is kept apart for σ
+            order = rng.permutation(ex.size)
+            n_cal = max(round(CALIBRATION_SHARE * ex.size), 1) if ex.size > 1 else 0
+            if int(epochs) == 0:  # nothing is fitted: σ is calibrated on every pixel
+                n_cal = ex.size
+            cal.append(np.sort(order[:n_cal]))
+            fit_idx.append(order[n_cal:])
+        cal_groups = list(groups)
     n_fit = sum(f.size for f in fit_idx)
     losses = []
     with torch_threads(1):
@@ -319,7 +343,7 @@ def train(
                 seen += idx.size
             losses.append(round(total / max(seen, 1), 5))
         net.eval()
-        scale, coverage = calibrate(net, [ex.take(c) for ex, c in zip(groups, cal, strict=True)])
+        scale, coverage = calibrate(net, cal_groups, cal)
     params = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
     rec = {
         **(record or {}),
@@ -327,6 +351,10 @@ def train(
         "epochs": int(epochs),
         "pixels": int(n_fit),
         "calibration_pixels": int(sum(c.size for c in cal)),
+        "calibration_values": int(
+            sum(ex.hidden[c].sum() for ex, c in zip(cal_groups, cal, strict=True))
+        ),
+        "hold_out": hold_out if int(epochs) > 0 else "none",
         "hidden_values": int(
             sum(ex.hidden[f].sum() for ex, f in zip(groups, fit_idx, strict=True))
         ),
@@ -340,19 +368,36 @@ def train(
     return fitted
 
 
-def calibrate(net, groups: Sequence[Examples]) -> tuple[list[float], list[float]]:
+def _split_dates(ex: Examples, rng: np.random.Generator) -> tuple[Examples, Examples]:
+    """``ex`` twice: without, and with only, the hidden values of a share of its dates.
+
+    :data:`CALIBRATION_SHARE` of the dates with a hidden value are drawn; both parts
+    share every array of ``ex`` but ``hidden`` (no copy of the examples).
+    """
+    dates = np.flatnonzero(ex.hidden.any(axis=0))
+    n_cal = max(round(CALIBRATION_SHARE * dates.size), 1) if dates.size > 1 else 0
+    kept = np.zeros(ex.hidden.shape[1], dtype=bool)
+    kept[rng.permutation(dates)[:n_cal]] = True
+    return replace(ex, hidden=ex.hidden & ~kept), replace(ex, hidden=ex.hidden & kept)
+
+
+def calibrate(
+    net, groups: Sequence[Examples], rows: Sequence[np.ndarray] | None = None
+) -> tuple[list[float], list[float]]:
     """Per σ class, the factor on σ whose ±1σ and ±2σ coverages are nearest the normal's.
 
-    Measured on the hidden values of ``groups``, in the classes of
+    Measured on the hidden values of ``groups`` (of their pixel series ``rows``, one
+    array per group; all of them when None), in the classes of
     :func:`stori_xr.ranker.ranked.sigma_class`; a class with under :data:`MIN_CLASS`
     values takes its gap class's factor, or the overall one (:func:`scale_for`). Also
     returns the ±1σ, ±2σ coverage after it (over all classes).
     """
     n_classes, n_near = n_sigma_classes(), len(NEIGHBOUR_CLASSES)
     zs, classes = [], []
-    for group in groups:
-        for start in range(0, group.size, BATCH):  # in batches: bounded memory
-            ex = group.take(np.arange(start, min(start + BATCH, group.size)))
+    for g, group in enumerate(groups):
+        idx = np.arange(group.size) if rows is None else rows[g]
+        for start in range(0, idx.size, BATCH):  # in batches: bounded memory
+            ex = group.take(idx[start : start + BATCH])
             with torch.inference_mode():
                 value, variance, _ = forward(net, ex.x)
             z = ((value.numpy() - ex.truth) / np.sqrt(variance.numpy()))[ex.hidden]  # (n, nb)
