@@ -351,10 +351,6 @@ def train(
         "epochs": int(epochs),
         "pixels": int(n_fit),
         "calibration_pixels": int(sum(c.size for c in cal)),
-        "calibration_values": int(
-            sum(ex.hidden[c].sum() for ex, c in zip(cal_groups, cal, strict=True))
-        ),
-        "hold_out": hold_out if int(epochs) > 0 else "none",
         "hidden_values": int(
             sum(ex.hidden[f].sum() for ex, f in zip(groups, fit_idx, strict=True))
         ),
@@ -363,6 +359,11 @@ def train(
         "calibration_coverage": coverage,
         "from": None if init is None else init.digest,
     }
+    if int(epochs) > 0 and hold_out == "dates":  # (a pretraining's record is as it was)
+        rec["hold_out"] = "dates"
+        rec["calibration_values"] = int(
+            sum(ex.hidden[c].sum() for ex, c in zip(cal_groups, cal, strict=True))
+        )
     fitted = FittedModel("stori", config, params, np.asarray(mean), np.asarray(std), rec)
     object.__setattr__(fitted, "seconds", time.perf_counter() - start)
     return fitted
