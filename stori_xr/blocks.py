@@ -221,9 +221,10 @@ def task_bytes(
     and sigma of every band on the ``m`` output dates, and the flags) and the kernel's
     own buffers (:data:`KERNEL_BUFFERS`), plus ``extra`` bytes that the method holds
     besides (:attr:`stori_xr.fill.Method.task_extra`: the ranker's stripe of candidates
-    and network inputs). Measured with tracemalloc on a 256 px tile
-    of 73 dates, 6 bands and 3 SAR features: 646 MiB (3.8 times the input chunk), for 668
-    MiB here; 197 MiB on a 128 px tile (4.7 times, the halo weighing more), for 205.
+    and network inputs). Measured with tracemalloc (``python benchmarks/task_memory.py``)
+    on a 256 px tile of 73 dates, 6 bands and 3 SAR features: 646 MiB (3.9 times the
+    input chunk), for 668 MiB here; 198 MiB on a 128 px tile (4.8 times, the halo
+    weighing more), for 205.
 
     Examples
     --------

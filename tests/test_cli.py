@@ -99,6 +99,18 @@ def test_scale_benchmark_runs():
     assert "kernel px/cpu-s" in res.stdout and "client peak" in res.stdout
 
 
+def test_task_memory_benchmark_runs_and_the_planned_bound_holds():
+    res = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "task_memory.py"), "--tiles", "64"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO.parent,
+    )
+    tile, _, peak, _, _, bound = res.stdout.splitlines()[-1].split()
+    assert tile == "64" and 0 < float(peak) <= float(bound)  # what check_task_memory plans
+
+
 def test_example_script_runs(wc1, tmp_path):
     script = REPO / "examples" / "gapfill_worldcereal.py"
     res = subprocess.run(
