@@ -3,28 +3,26 @@
 The arrays-only core of :func:`stori_xr.fill.interpolate` (no xarray here). The graph
 has one layer per operation, built with dask's own tools:
 
-1. :func:`dask.array.overlap.overlap` gives each tile of every layer — the bands and
-   the SAR features, ``(t, y, x)`` each, whole along ``t`` — and of the clear mask its
-   halo of neighbouring pixels, for the methods that look at neighbours;
-2. one layer runs the method's block function on each tile (:func:`run_tile`), which
-   puts the tile's layers together in the kernels' layout, and keeps its results
-   together, as a tuple per tile;
-3. one layer per output variable takes its array out of the tuples: the values and the
+1. the bands and the SAR features, ``(t, y, x)`` each, become one ``(k, t, y, x)``
+   stack per tile (:func:`dask.array.stack`), whole along ``k`` and ``t``;
+2. :func:`dask.array.overlap.overlap` gives each tile of the stack and of the clear
+   mask its halo of neighbouring pixels, for the methods that look at neighbours;
+3. one layer runs the method's block function on each tile (:func:`run_tile`) and keeps
+   its results together, as a tuple per tile;
+4. one layer per output variable takes its array out of the tuples: the values and the
    sigma of each band, ``(m, y, x)`` in the dtype of the bands, and the int8 source flags.
 
-No task stacks the layers: a stacked chunk would be one more copy of the tile held
-between tasks. That is about ``10 (k + 1)`` overlap tasks, one method task and
-``2 nb + 1`` output tasks per tile. Numpy input takes the same path: it is cut into
-tiles of :data:`TILE` pixels (each layer's tile a view of the input), computed with
-dask's threaded scheduler (synchronous when called from a thread other than the main
-one, e.g. inside a dask task: no second pool) and stored into preallocated numpy
-outputs.
+That is about ``k + 1`` stacking tasks, ``2 × 10`` overlap tasks (stack and mask), one
+method task and ``2 nb + 1`` output tasks per tile. Numpy input takes the same path:
+it is cut into tiles of :data:`TILE` pixels, computed with dask's threaded scheduler
+(synchronous when called from a thread other than the main one, e.g. inside a dask
+task: no second pool) and stored into preallocated numpy outputs.
 
 With ``stori_xr.set_options(progress=True)``, numpy input shows a bar over its tiles
 (:func:`stori_xr.progress.tiles`); dask input, dask's bar when it is computed.
 
-Memory per task is bounded by the tile: the method task holds its haloed layers and
-mask, one copy of them in the kernels' layout and its outputs (see
+Memory per task is bounded by the tile: the method task holds its haloed stack and
+mask, one copy of it in the kernels' layout and its outputs (see
 :func:`task_bytes`); :func:`check_task_memory` refuses chunks too large for the workers
 of a ``dask.distributed`` cluster before anything runs.
 """
@@ -95,7 +93,7 @@ def bound_fills(
 
 
 def run_tile(
-    layers: Sequence[np.ndarray],
+    stack: np.ndarray,
     clear: np.ndarray | None,
     *,
     block: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -110,7 +108,7 @@ def run_tile(
 
     Parameters
     ----------
-    layers : sequence of ndarray, shape (nt, ny, nx)
+    stack : ndarray, shape (k, nt, ny, nx)
         The ``nb`` bands, then the SAR features, of the tile and its halo.
     clear : ndarray of bool, shape (nt, ny, nx), or None
         Usable values; a value is used only where every band is also finite (None:
@@ -118,7 +116,7 @@ def run_tile(
     block : callable
         The method's block function (see :class:`stori_xr.fill.Method`).
     names : sequence of str
-        The bands' names: the first ``len(names)`` of ``layers``.
+        The bands' names: the first ``len(names)`` layers of ``stack``.
     t, out_idx : ndarray
         Times in days, and the output dates as indices into ``t``.
     core : (y0, y1, x0, x1)
@@ -135,33 +133,20 @@ def run_tile(
     """
     nb = len(names)
     for k, name in enumerate(names):  # reflectance, not digital numbers: checked in the task
-        check_reflectance_block(layers[k], name)
-    dtype = np.result_type(*(a.dtype for a in layers))
-    values = _pixel_major(layers[:nb], dtype)
-    sar = _pixel_major(layers[nb:], dtype) if len(layers) > nb else None
-    usable = np.isfinite(values).all(axis=0)
+        check_reflectance_block(stack[k], name)
+    values = stack[:nb].transpose(0, 2, 3, 1)  # views: the kernels copy into their layout
+    sar = stack[nb:].transpose(0, 2, 3, 1) if stack.shape[0] > nb else None
+    usable = np.isfinite(stack[:nb]).all(axis=0)
     if clear is not None:
-        usable &= clear.transpose(1, 2, 0)
+        usable &= clear
+    usable = usable.transpose(1, 2, 0)
     y0, y1, x0, x1 = core
-    whole = core == (0, values.shape[1], 0, values.shape[2])
+    whole = core == (0, stack.shape[2], 0, stack.shape[3])
     extra = {} if whole else {"core": core}
     out, sigma, src = block(values, usable, sar, t, out_idx, **extra, **options)
     window = (slice(y0, y1), slice(x0, x1))
     bound_fills(out, src, values[:, *window], usable[window], bounds)
     return out, sigma, src
-
-
-def _pixel_major(layers: Sequence[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """``(k, ny, nx, nt)`` view of one ``(ny, nx, nt, k)`` copy of ``(nt, ny, nx)`` layers.
-
-    The kernels' layout (each pixel's dates and layers together): they read it as given,
-    with no copy of their own.
-    """
-    nt, ny, nx = layers[0].shape
-    out = np.empty((ny, nx, nt, len(layers)), dtype=dtype)
-    for k, layer in enumerate(layers):
-        out[..., k] = layer.transpose(1, 2, 0)
-    return np.moveaxis(out, -1, 0)
 
 
 def _core(location: Sequence[int], counts: Sequence[int], shape: Sequence[int], halo: int):
@@ -174,17 +159,12 @@ def _core(location: Sequence[int], counts: Sequence[int], shape: Sequence[int], 
     return y0, y1, x0, x1
 
 
-def _tile_task(*blocks, n_layers, halo, block_info=None, **kwargs):
-    """The method task of one tile: find its core, run it, return the tuple of results.
-
-    ``blocks`` are the tile's haloed ``(nt, ny, nx)`` blocks of the ``n_layers`` layers,
-    then of the clear mask when there is one.
-    """
-    layers, clear = blocks[:n_layers], (blocks[n_layers] if len(blocks) > n_layers else None)
+def _tile_task(stack, clear=None, *, halo, block_info=None, **kwargs):
+    """The method task of one tile: find its core, run it, return the tuple of results."""
     info = block_info[0]
-    location, counts = info["chunk-location"][1:], info["num-chunks"][1:]
-    core = _core(location, counts, layers[0].shape[1:], halo)
-    return run_tile(layers, clear, core=core, **kwargs)
+    location, counts = info["chunk-location"][2:], info["num-chunks"][2:]
+    core = _core(location, counts, stack.shape[2:], halo)
+    return run_tile(stack, clear, core=core, **kwargs)
 
 
 def _pick(results: tuple, index: int, band: int | None) -> np.ndarray:
@@ -216,7 +196,7 @@ def task_bytes(
 ) -> int:
     """Bytes one method task holds at its peak: the documented bound of memory per task.
 
-    The haloed layers and mask it receives, one copy of them in the kernels' layout
+    The haloed stack and mask it receives, one copy of the stack in the kernels' layout
     (each pixel's dates and bands together), the bands' finiteness, its outputs (values
     and sigma of every band on the ``m`` output dates, and the flags) and the kernel's
     own buffers (:data:`KERNEL_BUFFERS`), plus ``extra`` bytes that the method holds
@@ -373,18 +353,17 @@ def run(
     else:
         inputs, ychunks, xchunks, token = _numpy_inputs(arrays, clear, halo)
     nb, nt, m = len(names), arrays[0].shape[0], out_idx.size
-    dtype = np.result_type(*(a.dtype for a in arrays))
+    dtype = inputs[0].dtype
     check_task_memory(len(arrays), nb, nt, m, ychunks, xchunks, halo, dtype.itemsize, extra_bytes)
     token = tokenize(token, t, out_idx, sorted(options.items()), name, bounds, halo, names)
     tiles = dsa.map_blocks(
         _tile_task,
         *inputs,
-        drop_axis=[0],
+        drop_axis=[0, 1],
         chunks=(ychunks, xchunks),
         dtype=object,
         meta=np.empty((0, 0), dtype=object),
         name=f"stori-{name}-{token}",
-        n_layers=len(arrays),
         halo=halo,
         block=block,
         names=names,
@@ -403,19 +382,21 @@ def run(
 
 
 def _dask_inputs(arrays, clear, halo):
-    """The haloed ``(t, y, x)`` layers (and mask) of dask input: dask's overlap, per layer."""
+    """The haloed ``(k, t, y, x)`` stack (and mask) of dask input: dask's stack and overlap."""
     first = arrays[0]
     ychunks = _widen(first.chunks[1], halo) if halo else first.chunks[1]
     xchunks = _widen(first.chunks[2], halo) if halo else first.chunks[2]
     spatial = {1: ychunks, 2: xchunks}
-    inputs = [
-        a.rechunk({0: -1, **spatial}) for a in (*arrays, *(() if clear is None else (clear,)))
-    ]
+    stack = dsa.stack([a.rechunk({0: -1, **spatial}) for a in arrays]).rechunk({0: -1})
+    inputs = [stack] if clear is None else [stack, clear.rechunk({0: -1, **spatial})]
     if halo:
         # no halo along an axis of one chunk (dask refuses a depth larger than the array)
         dy = halo if len(ychunks) > 1 else 0
         dx = halo if len(xchunks) > 1 else 0
-        inputs = [dsa.overlap.overlap(a, depth={1: dy, 2: dx}, boundary="none") for a in inputs]
+        inputs = [
+            dsa.overlap.overlap(a, depth={a.ndim - 2: dy, a.ndim - 1: dx}, boundary="none")
+            for a in inputs
+        ]
     return inputs, ychunks, xchunks, tokenize(*inputs)
 
 
@@ -426,35 +407,40 @@ class _Cube:
         self.arrays, self.clear = arrays, clear
 
 
-def _window(cube: _Cube, ys: slice, xs: slice, layer: int) -> np.ndarray:
-    """A tile and its halo of one layer of numpy input (the mask after the layers): a view."""
-    return cube.arrays[layer][:, ys, xs] if layer < len(cube.arrays) else cube.clear[:, ys, xs]
+def _window(cube: _Cube, ys: slice, xs: slice, kind: str) -> np.ndarray:
+    """A tile and its halo of numpy input: the ``(k, t, y, x)`` stack (a copy) or the mask."""
+    if kind == "clear":
+        return cube.clear[:, ys, xs]
+    return np.stack([a[:, ys, xs] for a in cube.arrays])
 
 
 def _numpy_inputs(arrays, clear, halo):
-    """The haloed layers (and mask) of numpy input, one task per layer and tile of :data:`TILE` px.
+    """The haloed stack (and mask) of numpy input, one task per tile of :data:`TILE` px.
 
-    Each task takes its tile and halo straight from an input array, as a view: the
-    blocks are those dask's overlap would give (no halo at the cube's edges).
+    Each task takes its tile and halo straight from the input arrays: the blocks are
+    those dask's overlap would give (no halo at the cube's edges), at the cost of one
+    copy, as the stack of dask input costs one.
     """
     nt, ny, nx = arrays[0].shape
     ychunks = _widen(dsa.core.normalize_chunks(TILE, (ny,))[0], halo)
     xchunks = _widen(dsa.core.normalize_chunks(TILE, (nx,))[0], halo)
     token = uuid.uuid4().hex  # hashing the whole input would cost more than a copy
     source = f"stori-numpy-input-{token}"
-    cube = _Cube(arrays, clear)
+    kinds = {"stack": (len(arrays), nt), "clear": (nt,)} if clear is not None else None
+    kinds = kinds or {"stack": (len(arrays), nt)}
     windows = [_windows(c, halo) for c in (ychunks, xchunks)]
-    layers = [*arrays, *(() if clear is None else (clear,))]
     inputs = []
-    for k, array in enumerate(layers):
-        name = f"stori-numpy-{k}-{token}"
-        layer: dict[Any, Any] = {source: cube}
+    for kind, lead in kinds.items():
+        name = f"stori-numpy-{kind}-{token}"
+        layer: dict[Any, Any] = {source: _Cube(arrays, clear)}
         for iy, ys in enumerate(windows[0][0]):
             for ix, xs in enumerate(windows[1][0]):
-                layer[(name, 0, iy, ix)] = (_window, source, ys, xs, k)
+                layer[(name, *(0,) * len(lead), iy, ix)] = (_window, source, ys, xs, kind)
         graph = HighLevelGraph.from_collections(name, layer, dependencies=())
-        chunks = ((nt,), windows[0][1], windows[1][1])
-        inputs.append(dsa.Array(graph, name, chunks, meta=np.empty((0, 0, 0), array.dtype)))
+        chunks = (*((n,) for n in lead), windows[0][1], windows[1][1])
+        dtype = arrays[0].dtype if kind == "stack" else np.dtype(bool)
+        meta = np.empty((0,) * (len(lead) + 2), dtype=dtype)
+        inputs.append(dsa.Array(graph, name, chunks, meta=meta))
     return inputs, ychunks, xchunks, token
 
 
