@@ -2,7 +2,7 @@
 
 Runs :func:`stori_xr.blocks.run_tile` — what each tile's task runs inside dask — on one
 synthetic haloed tile (73 dates, 6 bands, 3 SAR features, float32) under
-:mod:`tracemalloc`, and prints its peak with and without the haloed layers it receives,
+:mod:`tracemalloc`, and prints its peak with and without the haloed stack it receives,
 the input chunk (the tile's layers without halo) and the bound that
 :func:`stori_xr.blocks.task_bytes` computes for it (what ``check_task_memory`` plans
 with)::
@@ -33,6 +33,8 @@ def measure(tile: int, method: str) -> dict[str, float]:
     shape = (DATES, side, side)
     layers = [rng.uniform(0.01, 0.5, shape).astype(np.float32) for _ in range(BANDS)]
     layers += [rng.normal(-10.0, 2.0, shape).astype(np.float32) for _ in range(SAR)]
+    stack = np.stack(layers)  # the haloed (k, t, y, x) stack a task receives
+    del layers
     clear = rng.random(shape) < 0.6
     options = {
         "block": spec.block,
@@ -43,15 +45,15 @@ def measure(tile: int, method: str) -> dict[str, float]:
         "bounds": None,
     }
     small = (slice(None), slice(0, 24), slice(0, 24))  # compile first, outside the trace
-    blocks.run_tile([a[small] for a in layers], clear[small], core=(0, 24, 0, 24), **options)
+    blocks.run_tile(stack[:, *small], clear[small], core=(0, 24, 0, 24), **options)
     core = (halo, halo + tile, halo, halo + tile)
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    blocks.run_tile(layers, clear, core=core, **options)
+    blocks.run_tile(stack, clear, core=core, **options)
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    inputs = sum(a.nbytes for a in layers) + clear.nbytes
-    chunk = sum(a.nbytes for a in layers) * tile**2 / side**2
+    inputs = stack.nbytes + clear.nbytes
+    chunk = stack.nbytes * tile**2 / side**2
     bound = blocks.task_bytes(BANDS + SAR, BANDS, DATES, DATES, (tile, tile), halo, 4)
     mib = 2.0**20
     return {
