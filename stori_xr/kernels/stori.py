@@ -60,6 +60,7 @@ well (and how many similar neighbours the spatial one found), which the ranker
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import NamedTuple
 
 import numpy as np
@@ -697,6 +698,548 @@ def _spatial_dates(
             var[i, k] = vbar * (rho + (1.0 - rho) / used)
 
 
+#: The kernel's options, as :func:`_fill_block` reads them (from :data:`DEFAULTS`).
+_Options = namedtuple(
+    "_Options",
+    "n_similar pool sar_scale_days ridge screen_z rho sigma_scale spread_weight "
+    "prior_c prior_s2 prior_w min_joint calibrate enabled",
+)
+#: An error model of a pixel's series (its own, or its SAR residuals'): the fitted
+#: ``s2`` and ``c`` per band, and the increments' count and sums it was fitted on.
+_Model = namedtuple("_Model", "s2 c steps sums")
+#: The pixel's SAR features and fits: features and where they exist, the local and the
+#: whole-series coefficients, the fit's scratch, the whole-series predictions, and the
+#: dates and values of its residuals.
+_SarFits = namedtuple("_SarFits", "feat feat_ok coef gcoef gram rhs xrow gpred res_idx resid")
+#: The spatial candidate's state: the ranked neighbours, the packed usable and needed
+#: dates, and the estimates, variances, sums, counts and joint dates of every date.
+_Spatial = namedtuple(
+    "_Spatial",
+    "order score found_order found_score usable_bits need_bits est var acc count joint",
+)
+#: Leave-one-out scratch: the anchors' and the value's bands, and the refitted models.
+_LeaveOut = namedtuple("_LeaveOut", "a i b s2 c rs2 rc")
+#: The candidates of a pixel's gap dates: ``value``, ``var`` ``(m, 3, nb)`` and
+#: ``have`` ``(m, 3)``, one row per output date, one column per family.
+_Candidates = namedtuple("_Candidates", "value var have")
+#: One row of results (``x`` along the core), written to the outputs row by row; the
+#: family stack's rows and the similar neighbours found when it is wanted.
+_Row = namedtuple("_Row", "v s f n fam_v fam_s")
+
+
+@jit(error_model="numpy", inline="always")
+def _own_model(values, clear, iy, ix, t, o, usable, screened, use_idx, own):  # pragma: no cover
+    """The pixel's usable dates and its own error model; returns the number usable."""
+    nt = t.shape[0]
+    n_clear = 0
+    for i in range(nt):
+        ok = clear[iy, ix, i]  # clear and finite (see stori_fill)
+        usable[i] = ok
+        screened[i] = False
+        if ok:
+            use_idx[n_clear] = i
+            n_clear += 1
+    if n_clear > 0:
+        _series_models(
+            values[iy, ix],
+            use_idx,
+            n_clear,
+            t,
+            o.prior_s2,
+            o.prior_c,
+            o.prior_w,
+            own.s2,
+            own.c,
+            own.steps,
+            own.sums,
+        )
+    return n_clear
+
+
+@jit(error_model="numpy", inline="always")
+def _sar_models(values, sar, iy, ix, usable, t, o, fits, res):  # pragma: no cover - numba
+    """The pixel's SAR features, whole-series fit and the error model of its residuals.
+
+    Returns whether the fit exists (enough usable dates with features).
+    """
+    nt = t.shape[0]
+    nb = values.shape[3]
+    _pixel_features(sar, iy, ix, usable, fits.feat, fits.feat_ok)
+    centre = 0.5 * (t[0] + t[nt - 1])
+    ok = _sar_fit(
+        values,
+        iy,
+        ix,
+        fits.feat,
+        fits.feat_ok,
+        usable,
+        t,
+        centre,
+        1e9,
+        o.ridge,
+        fits.gcoef,
+        fits.gram,
+        fits.rhs,
+        fits.xrow,
+    )
+    if ok:
+        _predict_dates(fits.gcoef, fits.feat, fits.feat_ok, usable, fits.gpred)
+        # error model of the anchored residuals of the global fit
+        n_res = 0
+        for i in range(nt):
+            if usable[i] and fits.feat_ok[i]:
+                fits.res_idx[n_res] = i
+                n_res += 1
+                for k in range(nb):
+                    fits.resid[i, k] = values[iy, ix, i, k] - fits.gpred[i, k]
+        _series_models(
+            fits.resid,
+            fits.res_idx,
+            n_res,
+            t,
+            o.prior_s2,
+            o.prior_c,
+            o.prior_w,
+            res.s2,
+            res.c,
+            res.steps,
+            res.sums,
+        )
+    return ok
+
+
+@jit(error_model="numpy", inline="always")
+def _calibration(
+    values, iy, ix, usable, prev, nxt, t, o, own, res, fits, sar_ok
+):  # pragma: no cover
+    """How far off the temporal and SAR error models are on this pixel: (scale_t, scale_s).
+
+    From leave-one-out estimates of its interior usable values, shrunk towards 1 with
+    ``prior_w`` pseudo-observations per band.
+    """
+    nt = t.shape[0]
+    nb = values.shape[3]
+    brackets(usable, prev, nxt)
+    sum_t = 0.0
+    sum_s = 0.0
+    n_t = 0
+    n_s = 0
+    feat_ok = fits.feat_ok
+    for i in range(nt):
+        if not usable[i]:
+            continue
+        a = prev[i - 1] if i > 0 else -1
+        b = nxt[i + 1] if i + 1 < nt else -1
+        if a < 0 or b < 0:
+            continue
+        d1 = t[i] - t[a]
+        d2 = t[b] - t[i]
+        w = _weight(d1, d2)
+        br = _bridge(d1, d2)
+        sum_t += _loo_temporal(values, iy, ix, i, a, b, w, br, own.s2, own.c)
+        n_t += nb
+        if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
+            sum_s += _loo_sar(values, iy, ix, i, a, b, w, br, fits.gpred, res.s2, res.c)
+            n_s += nb
+    pw = o.prior_w * nb
+    return (sum_t + pw) / (n_t + pw), (sum_s + pw) / (n_s + pw)
+
+
+@jit(error_model="numpy", inline="always")
+def _screen(
+    values,
+    bits,
+    iy,
+    ix,
+    usable,
+    screened,
+    prev,
+    nxt,
+    t,
+    o,
+    own,
+    res,
+    fits,
+    sar_ok,
+    loo,
+    kept,
+    offsets,
+    pair_s2,
+    pair_c,
+    sp,
+):  # pragma: no cover - numba
+    """Mark in ``screened`` (and take out of ``usable``) the values every family contradicts.
+
+    Each interior usable value is tested against its leave-one-out estimates: the
+    temporal one, the whole-series SAR one and the spatial one, each with its error
+    model refitted without the value; it is screened when at least two families are
+    available and none agrees (mean squared z-score over the bands above
+    ``screen_z²``). The cheap families are tested first, and the test stops at the
+    first that agrees.
+    """
+    nt = t.shape[0]
+    nb = values.shape[3]
+    nw = bits.shape[2]
+    feat_ok = fits.feat_ok
+    gpred = fits.gpred
+    brackets(usable, prev, nxt)
+    bits_ready = False  # sp.usable_bits, built when the spatial test first needs it
+    lim = o.screen_z * o.screen_z
+    for i in range(nt):
+        if not usable[i]:
+            continue
+        a = prev[i - 1] if i > 0 else -1
+        b = nxt[i + 1] if i + 1 < nt else -1
+        if a < 0 or b < 0:
+            continue
+        d1 = t[i] - t[a]
+        d2 = t[b] - t[i]
+        w = _weight(d1, d2)
+        br = _bridge(d1, d2)
+        # the shrinkage keeps every fitted variance above the prior's share:
+        # when even that cannot flag the value, no model can (skip the fits)
+        shrink = o.prior_w / (own.steps[0] - 1.0 + o.prior_w)
+        floor = shrink * (2.0 * o.prior_s2 + o.prior_c * br)
+        bound = 0.0
+        for k in range(nb):
+            e = values[iy, ix, i, k] - (
+                (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
+            )
+            bound += e * e
+        if floor > 0.0 and bound * (1.0 - 1e-9) <= lim * nb * floor:
+            continue
+        # each family's error model fitted without the value under test
+        for k in range(nb):
+            loo.a[k] = values[iy, ix, a, k]
+            loo.i[k] = values[iy, ix, i, k]
+            loo.b[k] = values[iy, ix, b, k]
+        _loo_model(
+            own.steps,
+            own.sums,
+            loo.a,
+            loo.i,
+            loo.b,
+            t[a],
+            t[i],
+            t[b],
+            o.prior_s2,
+            o.prior_c,
+            o.prior_w,
+            loo.s2,
+            loo.c,
+        )
+        # screened only when every available family contradicts the
+        # value: test the cheap ones first and stop at the first that agrees
+        z = _loo_temporal(values, iy, ix, i, a, b, w, br, loo.s2, loo.c)
+        if z / nb <= lim:
+            continue
+        families = 1
+        if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
+            for k in range(nb):
+                loo.a[k] = values[iy, ix, a, k] - gpred[a, k]
+                loo.i[k] = values[iy, ix, i, k] - gpred[i, k]
+                loo.b[k] = values[iy, ix, b, k] - gpred[b, k]
+            _loo_model(
+                res.steps,
+                res.sums,
+                loo.a,
+                loo.i,
+                loo.b,
+                t[a],
+                t[i],
+                t[b],
+                o.prior_s2,
+                o.prior_c,
+                o.prior_w,
+                loo.rs2,
+                loo.rc,
+            )
+            z = _loo_sar(values, iy, ix, i, a, b, w, br, gpred, loo.rs2, loo.rc)
+            if z / nb <= lim:
+                continue
+            families += 1
+        if kept > 0:
+            # the spatial candidate of this one date (i is no anchor)
+            if not bits_ready:
+                _pack(usable, sp.usable_bits)
+                bits_ready = True
+            for wd in range(nw):
+                sp.need_bits[wd] = 0
+            sp.need_bits[i >> 6] = _ONE << np.uint64(i & 63)
+            _spatial_dates(
+                values,
+                bits,
+                iy,
+                ix,
+                sp.usable_bits,
+                t,
+                sp.need_bits,
+                kept,
+                offsets,
+                sp.order,
+                pair_s2,
+                pair_c,
+                o.n_similar,
+                o.rho,
+                sp.est,
+                sp.var,
+                sp.acc,
+                sp.count,
+                sp.joint,
+            )
+            if sp.count[i] > 0:
+                z = 0.0
+                for k in range(nb):
+                    e = values[iy, ix, i, k] - sp.est[i, k]
+                    z += e * e / (sp.var[i, k] + loo.s2[k])
+                if z / nb <= lim:
+                    continue
+                families += 1
+        screened[i] = families >= 2
+    for i in range(nt):
+        if screened[i]:
+            usable[i] = False
+
+
+@jit(error_model="numpy", inline="always")
+def _spatial_candidates(
+    values, bits, iy, ix, usable, t, out_idx, o, kept, offsets, pair_s2, pair_c, sp
+):  # pragma: no cover - numba
+    """The spatial candidate of every output date the pixel has no usable value on."""
+    nt = t.shape[0]
+    for wd in range(bits.shape[2]):
+        sp.need_bits[wd] = 0
+    _pack(usable, sp.usable_bits)
+    for i in range(nt):
+        sp.count[i] = 0
+    if o.enabled[2] and kept > 0:
+        for j in range(out_idx.shape[0]):
+            i = out_idx[j]
+            if not usable[i]:
+                sp.need_bits[i >> 6] |= _ONE << np.uint64(i & 63)
+    _spatial_dates(
+        values,
+        bits,
+        iy,
+        ix,
+        sp.usable_bits,
+        t,
+        sp.need_bits,
+        kept,
+        offsets,
+        sp.order,
+        pair_s2,
+        pair_c,
+        o.n_similar,
+        o.rho,
+        sp.est,
+        sp.var,
+        sp.acc,
+        sp.count,
+        sp.joint,
+    )
+
+
+@jit(error_model="numpy", inline="always")
+def _gap_candidates(
+    values, iy, ix, usable, prev, nxt, t, out_idx, o, own, res, fits, sar_ok, scale, sp, cands
+):  # pragma: no cover - numba
+    """Every family's candidate and variance on each output date without a usable value.
+
+    Temporal (linear between the anchors), SAR-anchored (a local fit centred on the
+    gap, see :func:`_fit_centre`; the whole-series fit for a short gap) and spatial
+    (computed by :func:`_spatial_candidates`) into ``cands``; ``scale`` holds the
+    calibration factors of the temporal and SAR error models.
+    """
+    nb = values.shape[3]
+    feat, feat_ok, gpred = fits.feat, fits.feat_ok, fits.gpred
+    coef, gcoef = fits.coef, fits.gcoef
+    s2, c, rs2, rc = own.s2, own.c, res.s2, res.c
+    sp_count, sp_est, sp_var = sp.count, sp.est, sp.var
+    values_c, variances, haves = cands.value, cands.var, cands.have
+    fit_centre = -1e300
+    fit_ok = False
+    for j in range(out_idx.shape[0]):
+        i = out_idx[j]
+        a = prev[i]
+        b = nxt[i]
+        if usable[i] or (a < 0 and b < 0):
+            continue
+        cand = values_c[j]
+        cvar = variances[j]
+        have = haves[j]
+        d1 = t[i] - t[a] if a >= 0 else -1.0
+        d2 = t[b] - t[i] if b >= 0 else -1.0
+        br = _bridge(d1, d2)
+        w = _weight(d1, d2) if (a >= 0 and b >= 0) else 0.0
+        # temporal
+        for k in range(nb):
+            if a >= 0 and b >= 0:
+                cand[0, k] = (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
+            else:
+                cand[0, k] = values[iy, ix, a if a >= 0 else b, k]
+            cvar[0, k] = (s2[k] + c[k] * br) * scale[0]
+        have[0] = o.enabled[0]
+        # SAR-anchored
+        have[1] = False
+        if o.enabled[1] and sar_ok and feat_ok[i]:
+            ta = t[a] if a >= 0 else t[i]
+            tb = t[b] if b >= 0 else t[i]
+            centre = _fit_centre(ta, tb, o.sar_scale_days)
+            short = a >= 0 and b >= 0 and tb - ta <= 0.5 * o.sar_scale_days
+            # the anchoring keeps a short gap near linear: whole-series fit
+            if not short and centre != fit_centre:
+                fit_centre = centre
+                fit_ok = _sar_fit(
+                    values,
+                    iy,
+                    ix,
+                    feat,
+                    feat_ok,
+                    usable,
+                    t,
+                    centre,
+                    o.sar_scale_days,
+                    o.ridge,
+                    coef,
+                    fits.gram,
+                    fits.rhs,
+                    fits.xrow,
+                )
+            use_ok = short or fit_ok
+            if use_ok and (a < 0 or feat_ok[a]) and (b < 0 or feat_ok[b]):
+                for k in range(nb):
+                    if short:  # (anchors a and b exist, and are usable)
+                        f_i = _predict(gcoef, k, feat, i)
+                        ra = values[iy, ix, a, k] - gpred[a, k]
+                        rb = values[iy, ix, b, k] - gpred[b, k]
+                    else:
+                        f_i = _predict(coef, k, feat, i)
+                        ra = values[iy, ix, a, k] - _predict(coef, k, feat, a) if a >= 0 else 0.0
+                        rb = values[iy, ix, b, k] - _predict(coef, k, feat, b) if b >= 0 else 0.0
+                    if a >= 0 and b >= 0:
+                        r = (1.0 - w) * ra + w * rb
+                    else:
+                        r = ra if a >= 0 else rb
+                    cand[1, k] = f_i + r
+                    cvar[1, k] = (rs2[k] + rc[k] * br) * scale[1]
+                have[1] = True
+        # spatial
+        have[2] = sp_count[i] > 0
+        if have[2]:
+            for k in range(nb):
+                cand[2, k] = sp_est[i, k]
+                cvar[2, k] = sp_var[i, k]
+
+
+@jit(error_model="numpy", inline="always")
+def _fuse_pixel(
+    values, iy, ix, ox, usable, screened, prev, nxt, out_idx, o, own, sp, cands, scratch, row
+):  # pragma: no cover - numba
+    """The pixel's results on every output date into ``row``: observed, fused or no data.
+
+    A gap value is the fusion of its candidates (:func:`fuse_value`; the temporal one
+    stands in when nothing else exists), flagged by the family weighing most; with the
+    family stack wanted (``row.fam_v`` has 3 rows), each family alone too.
+    ``scratch`` is ``(obs_sigma (nb,), inv (3, nb), only (3,))``.
+    """
+    nb = values.shape[3]
+    obs_sigma, inv, only = scratch
+    row_v, row_s, row_f, row_n, fam_row_v, fam_row_s = row
+    want_stack = fam_row_v.shape[0] == 3
+    s2 = own.s2
+    for k in range(nb):
+        obs_sigma[k] = np.sqrt(s2[k]) * o.sigma_scale
+    for j in range(out_idx.shape[0]):
+        i = out_idx[j]
+        row_n[j, ox] = 0
+        if usable[i]:
+            for k in range(nb):
+                row_v[k, j, ox] = values[iy, ix, i, k]
+                row_s[k, j, ox] = obs_sigma[k]
+            row_f[j, ox] = OBSERVED
+            continue
+        a = prev[i]
+        b = nxt[i]
+        if a < 0 and b < 0:
+            for k in range(nb):
+                row_v[k, j, ox] = np.nan
+                row_s[k, j, ox] = np.nan
+            row_f[j, ox] = NODATA
+            continue
+        cand = cands.value[j]
+        cvar = cands.var[j]
+        have = cands.have[j]
+        row_n[j, ox] = sp.count[i]
+        if want_stack:  # each family alone (the temporal one stands in)
+            for f in range(3):
+                for g in range(3):
+                    only[g] = have[g] and g == f
+                if not only[f]:
+                    only[0] = True
+                fuse_value(
+                    cand,
+                    cvar,
+                    only,
+                    s2,
+                    o.sigma_scale,
+                    o.spread_weight,
+                    inv,
+                    fam_row_v[f],
+                    fam_row_s[f],
+                    j,
+                    ox,
+                )
+        if not (have[0] or have[1] or have[2]):
+            have[0] = True
+        best = fuse_value(
+            cand, cvar, have, s2, o.sigma_scale, o.spread_weight, inv, row_v, row_s, j, ox
+        )
+        if screened[i]:
+            row_f[j, ox] = SCREENED
+        elif best == 1:
+            row_f[j, ox] = SAR
+        elif best == 2:
+            row_f[j, ox] = SPATIAL
+        elif a < 0 or b < 0:
+            row_f[j, ox] = EXTRAPOLATED
+        else:
+            row_f[j, ox] = TEMPORAL
+
+
+@jit(error_model="numpy", inline="always")
+def _write_row(row, oy, out_v, out_s, out_f, fam_v, fam_s, out_n):  # pragma: no cover - numba
+    """One row of results into the (band, date, y, x) outputs, in contiguous runs.
+
+    (Writing each pixel's series straight there strides by whole maps, which the caches
+    cannot hold.) Observed and no-data values go into the family stack as they are.
+    """
+    nb, m, nx = row.v.shape
+    for k in range(nb):
+        for j in range(m):
+            for ox in range(nx):
+                out_v[k, j, oy, ox] = row.v[k, j, ox]
+                out_s[k, j, oy, ox] = row.s[k, j, ox]
+    for j in range(m):
+        for ox in range(nx):
+            out_f[j, oy, ox] = row.f[j, ox]
+    if row.fam_v.shape[0] == 3:
+        for f in range(3):
+            for k in range(nb):
+                for j in range(m):
+                    for ox in range(nx):
+                        fv = row.fam_v[f, k, j, ox]
+                        fs = row.fam_s[f, k, j, ox]
+                        if row.f[j, ox] == OBSERVED or row.f[j, ox] == NODATA:
+                            fv = row.v[k, j, ox]
+                            fs = row.s[k, j, ox]
+                        fam_v[f, k, j, oy, ox] = fv
+                        fam_s[f, k, j, oy, ox] = fs
+        for j in range(m):
+            for ox in range(nx):
+                out_n[j, oy, ox] = row.n[j, ox]
+
+
 @jit(error_model="numpy")
 def _fill_block(
     values,
@@ -714,20 +1257,7 @@ def _fill_block(
     p_score,
     p_s2,
     p_c,
-    n_similar,
-    pool,
-    sar_scale_days,
-    ridge,
-    screen_z,
-    rho,
-    sigma_scale,
-    spread_weight,
-    prior_c,
-    prior_s2,
-    prior_w,
-    min_joint,
-    calibrate,
-    enabled,
+    o,
     out_v,
     out_s,
     out_f,
@@ -737,71 +1267,77 @@ def _fill_block(
 ):  # pragma: no cover - numba
     """Candidates of every gap value of the core ``[y0:y1, x0:x1]``, fused into ``out_*``.
 
+    ``o`` holds the options (:data:`_Options`). Per pixel, in stages: its own error
+    model (:func:`_own_model`), its SAR models (:func:`_sar_models`), the calibration
+    of both (:func:`_calibration`), the screening of its usable values
+    (:func:`_screen`), the spatial candidates (:func:`_spatial_candidates`), every
+    family's candidate on each gap date (:func:`_gap_candidates`), then their fusion
+    (:func:`_fuse_pixel`). The pair models of every pixel and neighbour offset come
+    first, for the whole core (:func:`_all_pairs`).
+
     When ``fam_v`` has a first axis of 3 (the family stack is wanted), every family's
     candidate alone, fused as if it were the only one enabled (the temporal one stands
     in where it does not exist), goes into ``fam_v``, ``fam_s`` ``(3, nb, m, cy, cx)``,
     and the number of similar neighbours found into ``out_n (m, cy, cx)``.
     """
     _, _, nt, nb = values.shape
-    want_stack = fam_v.shape[0] == 3
     nf = sar.shape[3]
-    has_sar = nf > 0
     m = out_idx.shape[0]
+    n_off = offsets.shape[0]
+    nw = bits.shape[2]
     usable = np.empty(nt, dtype=np.bool_)
     use_idx = np.empty(nt, dtype=np.int64)
     screened = np.zeros(nt, dtype=np.bool_)
     prev = np.empty(nt, dtype=np.int64)
     nxt = np.empty(nt, dtype=np.int64)
-    s2 = np.empty(nb)
-    c = np.empty(nb)
-    rs2 = np.empty(nb)
-    rc = np.empty(nb)
-    feat = np.empty((max(nf, 1), nt))
-    feat_ok = np.zeros(nt, dtype=np.bool_)
-    coef = np.empty((nb, nf + 1))
-    gcoef = np.empty((nb, nf + 1))
-    order = np.empty(offsets.shape[0], dtype=np.int64)
-    found_order = np.empty(offsets.shape[0], dtype=np.int64)
-    nw = bits.shape[2]
-    need_bits = np.zeros(nw, dtype=np.uint64)
-    usable_bits = np.zeros(nw, dtype=np.uint64)
-    sp_est_all = np.empty((nt, nb))
-    sp_var_all = np.empty((nt, nb))
-    sp_acc = np.empty((2, nt, nb))
-    sp_count = np.zeros(nt, dtype=np.int64)
-    sp_joint = np.empty(nw, dtype=np.uint64)
-    cand = np.empty((3, nb))
-    cvar = np.empty((3, nb))
-    inv = np.empty((3, nb))
-    obs_sigma = np.empty(nb)
-    own_steps = np.zeros(3)
-    own_sums = np.zeros((2, nb))
-    res_steps = np.zeros(3)
-    res_sums = np.zeros((2, nb))
-    res_idx = np.empty(nt, dtype=np.int64)
-    resid = np.zeros((nt, nb))
-    gpred = np.zeros((nt, nb))
-    loo_a = np.empty(nb)
-    loo_i = np.empty(nb)
-    loo_b = np.empty(nb)
-    ls2 = np.empty(nb)
-    lc = np.empty(nb)
-    lrs2 = np.empty(nb)
-    lrc = np.empty(nb)
-    have = np.zeros(3, dtype=np.bool_)
-    score = np.empty(offsets.shape[0])
-    found_score = np.empty(offsets.shape[0])
-    joint_idx = np.empty(nt, dtype=np.int64)
-    row_v = np.empty((nb, m, x1 - x0))
-    row_s = np.empty((nb, m, x1 - x0))
-    row_f = np.empty((m, x1 - x0), dtype=np.int8)
-    fam_row_v = np.empty((fam_v.shape[0], nb, m, x1 - x0))
-    fam_row_s = np.empty((fam_v.shape[0], nb, m, x1 - x0))
-    row_n = np.zeros((m, x1 - x0), dtype=np.int16)
-    only = np.zeros(3, dtype=np.bool_)
-    gram = np.empty((nf + 1, nf + 1))
-    rhs = np.empty((nb, nf + 1))
-    xrow = np.empty(nf + 1)
+    own = _Model(np.empty(nb), np.empty(nb), np.zeros(3), np.zeros((2, nb)))
+    res = _Model(np.empty(nb), np.empty(nb), np.zeros(3), np.zeros((2, nb)))
+    fits = _SarFits(
+        np.empty((max(nf, 1), nt)),
+        np.zeros(nt, dtype=np.bool_),
+        np.empty((nb, nf + 1)),
+        np.empty((nb, nf + 1)),
+        np.empty((nf + 1, nf + 1)),
+        np.empty((nb, nf + 1)),
+        np.empty(nf + 1),
+        np.zeros((nt, nb)),
+        np.empty(nt, dtype=np.int64),
+        np.zeros((nt, nb)),
+    )
+    sp = _Spatial(
+        np.empty(n_off, dtype=np.int64),
+        np.empty(n_off),
+        np.empty(n_off, dtype=np.int64),
+        np.empty(n_off),
+        np.zeros(nw, dtype=np.uint64),
+        np.zeros(nw, dtype=np.uint64),
+        np.empty((nt, nb)),
+        np.empty((nt, nb)),
+        np.empty((2, nt, nb)),
+        np.zeros(nt, dtype=np.int64),
+        np.empty(nw, dtype=np.uint64),
+    )
+    loo = _LeaveOut(
+        np.empty(nb),
+        np.empty(nb),
+        np.empty(nb),
+        np.empty(nb),
+        np.empty(nb),
+        np.empty(nb),
+        np.empty(nb),
+    )
+    cands = _Candidates(
+        np.empty((m, 3, nb)), np.empty((m, 3, nb)), np.zeros((m, 3), dtype=np.bool_)
+    )
+    scratch = (np.empty(nb), np.empty((3, nb)), np.zeros(3, dtype=np.bool_))
+    row = _Row(
+        np.empty((nb, m, x1 - x0)),
+        np.empty((nb, m, x1 - x0)),
+        np.empty((m, x1 - x0), dtype=np.int8),
+        np.zeros((m, x1 - x0), dtype=np.int16),
+        np.empty((fam_v.shape[0], nb, m, x1 - x0)),
+        np.empty((fam_v.shape[0], nb, m, x1 - x0)),
+    )
     _all_pairs(
         values,
         bits,
@@ -812,429 +1348,102 @@ def _fill_block(
         y1,
         x0,
         x1,
-        min_joint,
-        prior_s2,
-        prior_c,
-        prior_w,
+        o.min_joint,
+        o.prior_s2,
+        o.prior_c,
+        o.prior_w,
         p_score,
         p_s2,
         p_c,
-        joint_idx,
+        np.empty(nt, dtype=np.int64),
     )
     for iy in range(y0, y1):
         for ix in range(x0, x1):
             oy = iy - y0
             ox = ix - x0
-            n_clear = 0
-            for i in range(nt):
-                ok = clear[iy, ix, i]  # clear and finite (see stori_fill)
-                usable[i] = ok
-                screened[i] = False
-                if ok:
-                    use_idx[n_clear] = i
-                    n_clear += 1
+            n_clear = _own_model(values, clear, iy, ix, t, o, usable, screened, use_idx, own)
             if n_clear == 0:
                 for j in range(m):
                     for k in range(nb):
-                        row_v[k, j, ox] = np.nan
-                        row_s[k, j, ox] = np.nan
-                    row_f[j, ox] = NODATA
-                    row_n[j, ox] = 0
+                        row.v[k, j, ox] = np.nan
+                        row.s[k, j, ox] = np.nan
+                    row.f[j, ox] = NODATA
+                    row.n[j, ox] = 0
                 continue
-            _series_models(
-                values[iy, ix],
-                use_idx,
-                n_clear,
-                t,
-                prior_s2,
-                prior_c,
-                prior_w,
-                s2,
-                c,
-                own_steps,
-                own_sums,
+            kept = _neighbours(
+                p_score[oy, ox], o.pool, sp.order, sp.score, sp.found_order, sp.found_score
             )
-            kept = _neighbours(p_score[oy, ox], pool, order, score, found_order, found_score)
             pair_s2 = p_s2[oy, ox]
             pair_c = p_c[oy, ox]
-            sar_ok = False
-            if has_sar:
-                _pixel_features(sar, iy, ix, usable, feat, feat_ok)
-                centre = 0.5 * (t[0] + t[nt - 1])
-                sar_ok = _sar_fit(
+            sar_ok = nf > 0 and _sar_models(values, sar, iy, ix, usable, t, o, fits, res)
+            scale = (1.0, 1.0)
+            if o.calibrate and n_clear >= 3:
+                scale = _calibration(
+                    values, iy, ix, usable, prev, nxt, t, o, own, res, fits, sar_ok
+                )
+            if o.screen_z > 0.0 and n_clear >= 3:
+                _screen(
                     values,
+                    bits,
                     iy,
                     ix,
-                    feat,
-                    feat_ok,
                     usable,
+                    screened,
+                    prev,
+                    nxt,
                     t,
-                    centre,
-                    1e9,
-                    ridge,
-                    gcoef,
-                    gram,
-                    rhs,
-                    xrow,
+                    o,
+                    own,
+                    res,
+                    fits,
+                    sar_ok,
+                    loo,
+                    kept,
+                    offsets,
+                    pair_s2,
+                    pair_c,
+                    sp,
                 )
-                if sar_ok:
-                    _predict_dates(gcoef, feat, feat_ok, usable, gpred)
-                    # error model of the anchored residuals of the global fit
-                    n_res = 0
-                    for i in range(nt):
-                        if usable[i] and feat_ok[i]:
-                            res_idx[n_res] = i
-                            n_res += 1
-                            for k in range(nb):
-                                resid[i, k] = values[iy, ix, i, k] - gpred[i, k]
-                    _series_models(
-                        resid,
-                        res_idx,
-                        n_res,
-                        t,
-                        prior_s2,
-                        prior_c,
-                        prior_w,
-                        rs2,
-                        rc,
-                        res_steps,
-                        res_sums,
-                    )
-            # ---- calibration: how far off the temporal and SAR error models are on
-            # this pixel, from leave-one-out estimates of its interior clear values
-            scale_t = 1.0
-            scale_s = 1.0
-            if calibrate and n_clear >= 3:
-                brackets(usable, prev, nxt)
-                sum_t = 0.0
-                sum_s = 0.0
-                n_t = 0
-                n_s = 0
-                for i in range(nt):
-                    if not usable[i]:
-                        continue
-                    a = prev[i - 1] if i > 0 else -1
-                    b = nxt[i + 1] if i + 1 < nt else -1
-                    if a < 0 or b < 0:
-                        continue
-                    d1 = t[i] - t[a]
-                    d2 = t[b] - t[i]
-                    w = _weight(d1, d2)
-                    br = _bridge(d1, d2)
-                    sum_t += _loo_temporal(values, iy, ix, i, a, b, w, br, s2, c)
-                    n_t += nb
-                    if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
-                        sum_s += _loo_sar(values, iy, ix, i, a, b, w, br, gpred, rs2, rc)
-                        n_s += nb
-                # shrink towards 1 with prior_w pseudo-observations per band
-                pw = prior_w * nb
-                scale_t = (sum_t + pw) / (n_t + pw)
-                scale_s = (sum_s + pw) / (n_s + pw)
-            # ---- screening: leave-one-out estimates of each interior clear value
-            if screen_z > 0.0 and n_clear >= 3:
-                brackets(usable, prev, nxt)
-                bits_ready = False  # usable_bits, built when the spatial test first needs it
-                lim = screen_z * screen_z
-                for i in range(nt):
-                    if not usable[i]:
-                        continue
-                    a = prev[i - 1] if i > 0 else -1
-                    b = nxt[i + 1] if i + 1 < nt else -1
-                    if a < 0 or b < 0:
-                        continue
-                    d1 = t[i] - t[a]
-                    d2 = t[b] - t[i]
-                    w = _weight(d1, d2)
-                    br = _bridge(d1, d2)
-                    # the shrinkage keeps every fitted variance above the prior's share:
-                    # when even that cannot flag the value, no model can (skip the fits)
-                    shrink = prior_w / (own_steps[0] - 1.0 + prior_w)
-                    floor = shrink * (2.0 * prior_s2 + prior_c * br)
-                    bound = 0.0
-                    for k in range(nb):
-                        e = values[iy, ix, i, k] - (
-                            (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
-                        )
-                        bound += e * e
-                    if floor > 0.0 and bound * (1.0 - 1e-9) <= lim * nb * floor:
-                        continue
-                    # each family's error model fitted without the value under test
-                    for k in range(nb):
-                        loo_a[k] = values[iy, ix, a, k]
-                        loo_i[k] = values[iy, ix, i, k]
-                        loo_b[k] = values[iy, ix, b, k]
-                    _loo_model(
-                        own_steps,
-                        own_sums,
-                        loo_a,
-                        loo_i,
-                        loo_b,
-                        t[a],
-                        t[i],
-                        t[b],
-                        prior_s2,
-                        prior_c,
-                        prior_w,
-                        ls2,
-                        lc,
-                    )
-                    # screened only when every available family contradicts the
-                    # value: test the cheap ones first and stop at the first that agrees
-                    z = _loo_temporal(values, iy, ix, i, a, b, w, br, ls2, lc)
-                    if z / nb <= lim:
-                        continue
-                    families = 1
-                    if sar_ok and feat_ok[i] and feat_ok[a] and feat_ok[b]:
-                        for k in range(nb):
-                            loo_a[k] = values[iy, ix, a, k] - gpred[a, k]
-                            loo_i[k] = values[iy, ix, i, k] - gpred[i, k]
-                            loo_b[k] = values[iy, ix, b, k] - gpred[b, k]
-                        _loo_model(
-                            res_steps,
-                            res_sums,
-                            loo_a,
-                            loo_i,
-                            loo_b,
-                            t[a],
-                            t[i],
-                            t[b],
-                            prior_s2,
-                            prior_c,
-                            prior_w,
-                            lrs2,
-                            lrc,
-                        )
-                        z = _loo_sar(values, iy, ix, i, a, b, w, br, gpred, lrs2, lrc)
-                        if z / nb <= lim:
-                            continue
-                        families += 1
-                    if kept > 0:
-                        # the spatial candidate of this one date (i is no anchor)
-                        if not bits_ready:
-                            _pack(usable, usable_bits)
-                            bits_ready = True
-                        for wd in range(nw):
-                            need_bits[wd] = 0
-                        need_bits[i >> 6] = _ONE << np.uint64(i & 63)
-                        _spatial_dates(
-                            values,
-                            bits,
-                            iy,
-                            ix,
-                            usable_bits,
-                            t,
-                            need_bits,
-                            kept,
-                            offsets,
-                            order,
-                            pair_s2,
-                            pair_c,
-                            n_similar,
-                            rho,
-                            sp_est_all,
-                            sp_var_all,
-                            sp_acc,
-                            sp_count,
-                            sp_joint,
-                        )
-                        if sp_count[i] > 0:
-                            z = 0.0
-                            for k in range(nb):
-                                e = values[iy, ix, i, k] - sp_est_all[i, k]
-                                z += e * e / (sp_var_all[i, k] + ls2[k])
-                            if z / nb <= lim:
-                                continue
-                            families += 1
-                    screened[i] = families >= 2
-                for i in range(nt):
-                    if screened[i]:
-                        usable[i] = False
             brackets(usable, prev, nxt)
-            for wd in range(nw):
-                need_bits[wd] = 0
-            _pack(usable, usable_bits)
-            for i in range(nt):
-                sp_count[i] = 0
-            if enabled[2] and kept > 0:
-                for j in range(m):
-                    i = out_idx[j]
-                    if not usable[i]:
-                        need_bits[i >> 6] |= _ONE << np.uint64(i & 63)
-            _spatial_dates(
+            _spatial_candidates(
+                values, bits, iy, ix, usable, t, out_idx, o, kept, offsets, pair_s2, pair_c, sp
+            )
+            _gap_candidates(
                 values,
-                bits,
                 iy,
                 ix,
-                usable_bits,
+                usable,
+                prev,
+                nxt,
                 t,
-                need_bits,
-                kept,
-                offsets,
-                order,
-                pair_s2,
-                pair_c,
-                n_similar,
-                rho,
-                sp_est_all,
-                sp_var_all,
-                sp_acc,
-                sp_count,
-                sp_joint,
+                out_idx,
+                o,
+                own,
+                res,
+                fits,
+                sar_ok,
+                scale,
+                sp,
+                cands,
             )
-            fit_centre = -1e300
-            fit_ok = False
-            for k in range(nb):
-                obs_sigma[k] = np.sqrt(s2[k]) * sigma_scale
-            for j in range(m):
-                i = out_idx[j]
-                row_n[j, ox] = 0
-                if usable[i]:
-                    for k in range(nb):
-                        row_v[k, j, ox] = values[iy, ix, i, k]
-                        row_s[k, j, ox] = obs_sigma[k]
-                    row_f[j, ox] = OBSERVED
-                    continue
-                a = prev[i]
-                b = nxt[i]
-                if a < 0 and b < 0:
-                    for k in range(nb):
-                        row_v[k, j, ox] = np.nan
-                        row_s[k, j, ox] = np.nan
-                    row_f[j, ox] = NODATA
-                    continue
-                d1 = t[i] - t[a] if a >= 0 else -1.0
-                d2 = t[b] - t[i] if b >= 0 else -1.0
-                br = _bridge(d1, d2)
-                w = _weight(d1, d2) if (a >= 0 and b >= 0) else 0.0
-                # temporal
-                for k in range(nb):
-                    if a >= 0 and b >= 0:
-                        cand[0, k] = (1.0 - w) * values[iy, ix, a, k] + w * values[iy, ix, b, k]
-                    else:
-                        cand[0, k] = values[iy, ix, a if a >= 0 else b, k]
-                    cvar[0, k] = (s2[k] + c[k] * br) * scale_t
-                have[0] = enabled[0]
-                # SAR-anchored (a local fit centred on the gap, see _fit_centre)
-                have[1] = False
-                if enabled[1] and sar_ok and feat_ok[i]:
-                    ta = t[a] if a >= 0 else t[i]
-                    tb = t[b] if b >= 0 else t[i]
-                    centre = _fit_centre(ta, tb, sar_scale_days)
-                    short = a >= 0 and b >= 0 and tb - ta <= 0.5 * sar_scale_days
-                    # the anchoring keeps a short gap near linear: whole-series fit
-                    if not short and centre != fit_centre:
-                        fit_centre = centre
-                        fit_ok = _sar_fit(
-                            values,
-                            iy,
-                            ix,
-                            feat,
-                            feat_ok,
-                            usable,
-                            t,
-                            centre,
-                            sar_scale_days,
-                            ridge,
-                            coef,
-                            gram,
-                            rhs,
-                            xrow,
-                        )
-                    use_ok = short or fit_ok
-                    if use_ok and (a < 0 or feat_ok[a]) and (b < 0 or feat_ok[b]):
-                        for k in range(nb):
-                            if short:  # (anchors a and b exist, and are usable)
-                                f_i = _predict(gcoef, k, feat, i)
-                                ra = values[iy, ix, a, k] - gpred[a, k]
-                                rb = values[iy, ix, b, k] - gpred[b, k]
-                            else:
-                                f_i = _predict(coef, k, feat, i)
-                                ra = (
-                                    values[iy, ix, a, k] - _predict(coef, k, feat, a)
-                                    if a >= 0
-                                    else 0.0
-                                )
-                                rb = (
-                                    values[iy, ix, b, k] - _predict(coef, k, feat, b)
-                                    if b >= 0
-                                    else 0.0
-                                )
-                            if a >= 0 and b >= 0:
-                                r = (1.0 - w) * ra + w * rb
-                            else:
-                                r = ra if a >= 0 else rb
-                            cand[1, k] = f_i + r
-                            cvar[1, k] = (rs2[k] + rc[k] * br) * scale_s
-                        have[1] = True
-                # spatial (computed above for every gap date)
-                have[2] = sp_count[i] > 0
-                if have[2]:
-                    for k in range(nb):
-                        cand[2, k] = sp_est_all[i, k]
-                        cvar[2, k] = sp_var_all[i, k]
-                row_n[j, ox] = sp_count[i]
-                if want_stack:  # each family alone (the temporal one stands in)
-                    for f in range(3):
-                        for g in range(3):
-                            only[g] = have[g] and g == f
-                        if not only[f]:
-                            only[0] = True
-                        fuse_value(
-                            cand,
-                            cvar,
-                            only,
-                            s2,
-                            sigma_scale,
-                            spread_weight,
-                            inv,
-                            fam_row_v[f],
-                            fam_row_s[f],
-                            j,
-                            ox,
-                        )
-                # fusion (the temporal candidate stands in when nothing else exists)
-                if not (have[0] or have[1] or have[2]):
-                    have[0] = True
-                best = fuse_value(
-                    cand, cvar, have, s2, sigma_scale, spread_weight, inv, row_v, row_s, j, ox
-                )
-                if screened[i]:
-                    row_f[j, ox] = SCREENED
-                elif best == 1:
-                    row_f[j, ox] = SAR
-                elif best == 2:
-                    row_f[j, ox] = SPATIAL
-                elif a < 0 or b < 0:
-                    row_f[j, ox] = EXTRAPOLATED
-                else:
-                    row_f[j, ox] = TEMPORAL
-        # one row of results into the (band, date, y, x) outputs: contiguous runs
-        # (writing each pixel's series straight there strides by whole maps, which
-        # the caches cannot hold)
-        oy = iy - y0
-        for k in range(nb):
-            for j in range(m):
-                for ox in range(x1 - x0):
-                    out_v[k, j, oy, ox] = row_v[k, j, ox]
-                    out_s[k, j, oy, ox] = row_s[k, j, ox]
-        for j in range(m):
-            for ox in range(x1 - x0):
-                out_f[j, oy, ox] = row_f[j, ox]
-        if want_stack:
-            for f in range(3):
-                for k in range(nb):
-                    for j in range(m):
-                        for ox in range(x1 - x0):
-                            fv = fam_row_v[f, k, j, ox]
-                            fs = fam_row_s[f, k, j, ox]
-                            if row_f[j, ox] == OBSERVED or row_f[j, ox] == NODATA:
-                                fv = row_v[k, j, ox]
-                                fs = row_s[k, j, ox]
-                            fam_v[f, k, j, oy, ox] = fv
-                            fam_s[f, k, j, oy, ox] = fs
-            for j in range(m):
-                for ox in range(x1 - x0):
-                    out_n[j, oy, ox] = row_n[j, ox]
+            _fuse_pixel(
+                values,
+                iy,
+                ix,
+                ox,
+                usable,
+                screened,
+                prev,
+                nxt,
+                out_idx,
+                o,
+                own,
+                sp,
+                cands,
+                scratch,
+                row,
+            )
+        _write_row(row, iy - y0, out_v, out_s, out_f, fam_v, fam_s, out_n)
 
 
 def clear_bits(clear: np.ndarray) -> np.ndarray:
@@ -1396,6 +1605,22 @@ def _run(values, clear, sar, t, out_idx, core, out, families: bool, options):
     out_idx = np.ascontiguousarray(out_idx, dtype=np.int64)
     offsets = neighbour_offsets(int(opts["radius"]))
     opposite = _opposite(offsets)
+    options = _Options(
+        int(opts["n_similar"]),
+        int(opts["pool"]),
+        float(opts["sar_scale_days"]),
+        float(opts["ridge"]),
+        float(opts["screen_z"]),
+        float(opts["rho"]),
+        float(opts["sigma_scale"]),
+        float(opts["spread_weight"]),
+        float(opts["prior_c"]),
+        float(opts["prior_s2"]),
+        float(opts["prior_weight"]),
+        int(opts["min_joint"]),
+        bool(opts["calibrate"]),
+        enabled_candidates(opts["candidates"]),
+    )
     # pair models are kept for one sub-window of the core at a time (bounded memory)
     tile = SUBTILE
     side_y, side_x = min(tile, y1 - y0), min(tile, x1 - x0)
@@ -1423,20 +1648,7 @@ def _run(values, clear, sar, t, out_idx, core, out, families: bool, options):
                 p_score,
                 p_s2,
                 p_c,
-                int(opts["n_similar"]),
-                int(opts["pool"]),
-                float(opts["sar_scale_days"]),
-                float(opts["ridge"]),
-                float(opts["screen_z"]),
-                float(opts["rho"]),
-                float(opts["sigma_scale"]),
-                float(opts["spread_weight"]),
-                float(opts["prior_c"]),
-                float(opts["prior_s2"]),
-                float(opts["prior_weight"]),
-                int(opts["min_joint"]),
-                bool(opts["calibrate"]),
-                enabled_candidates(opts["candidates"]),
+                options,
                 out_v[(slice(None), *win)],
                 out_s[(slice(None), *win)],
                 out_f[win],
