@@ -599,27 +599,9 @@ def _next_bit(bits, i, nt):  # pragma: no cover - numba
 
 @jit(error_model="numpy")
 def _spatial_dates(
-    values,
-    bits,
-    iy,
-    ix,
-    usable_bits,
-    t,
-    need_bits,
-    kept,
-    offsets,
-    order,
-    pair_s2,
-    pair_c,
-    n_similar,
-    rho,
-    est,
-    var,
-    acc,
-    count,
-    joint,
+    values, bits, iy, ix, t, kept, offsets, pair_s2, pair_c, o, sp
 ):  # pragma: no cover - numba
-    """Spatial candidate on every date set in ``need_bits`` (never an anchor itself).
+    """Spatial candidate on every date set in ``sp.need_bits`` (never an anchor itself).
 
     Each of the best-ranked neighbours that is clear on a needed date gives an
     estimate: its value plus the pixel-minus-neighbour difference bridged between
@@ -629,9 +611,13 @@ def _spatial_dates(
     on which it is clear, finding the anchors with bit operations on the 64-bit
     masks (``bits`` of every pixel, ``usable_bits`` of this one; see
     :func:`clear_bits`); stops when every needed date has ``n_similar``
-    estimates. Fills ``est`` and ``var`` ``(nt, nb)`` and ``count`` (0 where there
-    is no candidate) on the needed dates; ``need_bits`` is used up.
+    estimates. ``sp`` is the spatial state (:data:`_Spatial`), ``o`` the options
+    (:data:`_Options`); fills ``sp.est`` and ``sp.var`` ``(nt, nb)`` and ``sp.count``
+    (0 where there is no candidate) on the needed dates; ``sp.need_bits`` is used up.
     """
+    usable_bits, need_bits, order = sp.usable_bits, sp.need_bits, sp.order
+    est, var, acc, count, joint = sp.est, sp.var, sp.acc, sp.count, sp.joint
+    n_similar, rho = o.n_similar, o.rho
     nb = values.shape[3]
     nt = t.shape[0]
     nw = bits.shape[2]
@@ -966,27 +952,7 @@ def _screen(
             for wd in range(nw):
                 sp.need_bits[wd] = 0
             sp.need_bits[i >> 6] = _ONE << np.uint64(i & 63)
-            _spatial_dates(
-                values,
-                bits,
-                iy,
-                ix,
-                sp.usable_bits,
-                t,
-                sp.need_bits,
-                kept,
-                offsets,
-                sp.order,
-                pair_s2,
-                pair_c,
-                o.n_similar,
-                o.rho,
-                sp.est,
-                sp.var,
-                sp.acc,
-                sp.count,
-                sp.joint,
-            )
+            _spatial_dates(values, bits, iy, ix, t, kept, offsets, pair_s2, pair_c, o, sp)
             if sp.count[i] > 0:
                 z = 0.0
                 for k in range(nb):
@@ -1017,27 +983,7 @@ def _spatial_candidates(
             i = out_idx[j]
             if not usable[i]:
                 sp.need_bits[i >> 6] |= _ONE << np.uint64(i & 63)
-    _spatial_dates(
-        values,
-        bits,
-        iy,
-        ix,
-        sp.usable_bits,
-        t,
-        sp.need_bits,
-        kept,
-        offsets,
-        sp.order,
-        pair_s2,
-        pair_c,
-        o.n_similar,
-        o.rho,
-        sp.est,
-        sp.var,
-        sp.acc,
-        sp.count,
-        sp.joint,
-    )
+    _spatial_dates(values, bits, iy, ix, t, kept, offsets, pair_s2, pair_c, o, sp)
 
 
 @jit(error_model="numpy", inline="always")
