@@ -271,6 +271,49 @@ def test_a_fit_on_the_target_calibrates_sigma_on_dates_it_never_learned(model):
     record = model.record
     assert record["fitted_on"] == "target" and record["hold_out"] == "dates"
     assert record["calibration_values"] > 0
+    assert len(record["kernel_classes"]) == len(record["sigma_scale"])
+
+
+def test_the_kernel_is_chosen_per_class_where_it_beats_the_network_on_held_out_values():
+    from stori_xr.ranker.rank_runtime import use_chosen_kernel as use_kernel
+    from stori_xr.ranker.rank_train import MIN_CLASS, kernel_classes
+
+    rng = np.random.default_rng(0)
+    n = 3 * MIN_CLASS
+    cls = np.repeat([0, 1, 2], n // 3)
+    net = rng.normal(0, 1.0, (n, 2))
+    kernel = rng.normal(0, 1.0, (n, 2))
+    kernel[cls == 0] *= 0.5  # the kernel is better in class 0 ...
+    kernel[cls == 1] *= 2.0  # ... worse in class 1
+    kernel[(cls == 2)] *= 0.5
+    kernel[cls == 2, 1] = np.nan  # ... and has no value in class 2's second band
+    route = kernel_classes(net, kernel, cls, np.array([1.0, 1.0]), 4)
+    # class 2: the network's error counts where the kernel has none, and the kernel's
+    # half-size errors on the first band win; class 3 has no values
+    assert route == [True, False, True, False]
+    # the errors are weighed in reflectance: the bands' scales count
+    ones = np.ones((MIN_CLASS, 2))
+    better_first = ones * [0.5, 1.2]  # better on the first band, worse on the second
+    zero = np.zeros(MIN_CLASS, int)
+    assert kernel_classes(ones, better_first, zero, np.array([1.0, 1.0]), 1) == [True]
+    assert kernel_classes(ones, better_first, zero, np.array([1.0, 10.0]), 1) == [False]
+    few = kernel_classes(net[:10], kernel[:10] * 0, cls[:10], np.ones(2), 4)
+    assert few == [False] * 4  # too few values to choose on
+
+    value = np.zeros((2, 3, 2), np.float32)
+    kern = np.ones((2, 3, 2), np.float32)
+    kern[1, 2, 0] = np.nan
+    weights = np.full((2, 3, 4), 0.25, np.float32)
+    classes = np.array([[0, 1, 0], [1, 0, 0]])
+    use_kernel({"kernel_classes": [True, False]}, classes, kern, value, weights)
+    chosen = np.array([[True, False, True], [False, True, False]])  # [1, 2]: no kernel value
+    assert np.array_equal(value[..., 0] == 1, chosen)
+    assert np.array_equal(value[..., 1] == 1, chosen)
+    assert np.array_equal(weights[..., 0] == 1, chosen)
+    assert np.array_equal(weights[..., 1] == 0, chosen)
+    before = value.copy()
+    use_kernel({"sigma_scale": [1.0]}, classes, kern, value, weights)  # a model without choice
+    assert np.array_equal(value, before)
 
 
 def test_options_are_checked(scene):

@@ -197,7 +197,10 @@ def fit_model(
         if mean is None:
             mean, std = _standardisation(windows)
         seeds = [seed * 1000 + i * 100 + k for k in range(int(opts["maskings"]))]
-        parts.append(rank_train.examples(windows, t, mean, std, kernel_options(opts), seeds))
+        hidings = rank_train.TARGET_HIDINGS if hold_out == "dates" else rank_train.HIDINGS
+        parts.append(
+            rank_train.examples(windows, t, mean, std, kernel_options(opts), seeds, hidings)
+        )
     if init is not None:
         _check_bands(init, names)
         config = init.config
@@ -214,6 +217,9 @@ def fit_model(
         record=record,
         series_per_epoch=opts.get("series_per_epoch"),
         hold_out=hold_out,
+        # on the target (whose dates are held out), the choice of network or kernel per
+        # σ class is the target's own
+        choose_kernel=hold_out == "dates",
     )
 
 

@@ -55,7 +55,11 @@ def rank(
     value, sigma : ndarray of float64, shape (nb, npix, nt)
         In reflectance; σ calibrated per σ class (:func:`~stori_xr.ranker.ranked.sigma_class`).
     weights : ndarray of float32, shape (npix, nt, K + 1)
-        The weights, averaged over bands.
+        The weights, averaged over bands (all on the kernel's fusion where it is used).
+
+    Where the model's fit chose the kernel's fusion for a σ class
+    (``record["kernel_classes"]``, :func:`stori_xr.ranker.rank_train.calibrate`), the
+    values of that class are the kernel's fusion, with the network's σ calibrated for them.
     """
     dev = runtime.resolve_device(device)
     if dev.type == "cpu":
@@ -75,10 +79,30 @@ def rank(
             mixed[part] = w.mean(dim=2).cpu().numpy()
     scale = np.asarray(fitted.record.get("sigma_scale", [1.0] * n_sigma_classes()), np.float64)
     if scale.size == n_sigma_classes():
-        factor = scale[sigma_class(usable, t, neighbours)]
+        cls = sigma_class(usable, t, neighbours)
+        factor = scale[cls]
+        use_chosen_kernel(fitted.record, cls, x.candidates[..., 0], value, mixed)
     else:  # a model calibrated per gap class only
         factor = scale[gap_class(usable, t)]
     std = fitted.std[:, None, None]
     out = value.transpose(2, 0, 1) * std + fitted.mean[:, None, None]
     sigma = np.sqrt(variance.transpose(2, 0, 1)) * std * factor[None]
     return out, sigma, mixed
+
+
+def use_chosen_kernel(
+    record: dict, cls: np.ndarray, kernel: np.ndarray, value: np.ndarray, weights: np.ndarray
+) -> None:
+    """The kernel's fusion, in place, for the values of the classes the fit chose it for.
+
+    ``cls (npix, nt)``: σ classes; ``kernel`` and ``value (npix, nt, nb)``: the kernel's
+    fusion and the network's value, standardised; ``weights (npix, nt, K + 1)``: set to
+    the kernel's fusion alone there (so that the flag is the kernel's).
+    """
+    chosen = record.get("kernel_classes")
+    if not chosen or not any(chosen):
+        return
+    there = np.asarray(chosen, bool)[cls] & np.isfinite(kernel).all(axis=-1)
+    value[there] = kernel[there]
+    weights[there] = 0.0
+    weights[there, 0] = 1.0

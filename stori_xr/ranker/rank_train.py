@@ -58,6 +58,12 @@ from stori_xr.ranker.weights import FittedModel
 #: cloud shapes, where neighbours are; real gaps are of both kinds.
 HIDINGS = ("whole", "partial", "whole")
 
+#: The hidings of a fit on the target, in turn: as many partial as whole, so that σ is
+#: calibrated, and the choice of network or kernel made (:func:`kernel_classes`), on
+#: enough short gaps with clear neighbours (with :data:`HIDINGS`, 2 % of its held-out
+#: values had half their neighbours clear).
+TARGET_HIDINGS = ("whole", "partial")
+
 #: Share of a window's dates (with a clear value) that take a transplanted cloud mask
 #: at least (:func:`clear_share`).
 MOSTLY_CLEAR = 0.25
@@ -132,6 +138,7 @@ def examples(
     std: np.ndarray,
     kernel_options: dict,
     seeds: Sequence[int],
+    hidings: Sequence[str] = HIDINGS,
 ) -> Examples:
     """Hide values of each window, compute the candidates, keep the pixels with hidden values.
 
@@ -148,6 +155,8 @@ def examples(
         Options of the kernel's candidates.
     seeds : sequence of int
         One hiding per seed and window.
+    hidings : sequence of str, default :data:`HIDINGS`
+        The protocols the seeds' hidings take in turn.
     """
     from stori_xr.evaluate.masks import hide_mask
 
@@ -159,7 +168,7 @@ def examples(
         flat_sar = None if sar is None else sar.reshape(sar.shape[0], ny * nx, nt)
         truth = ((flat - mean[:, None, None]) / std[:, None, None]).transpose(1, 2, 0)
         for k, seed in enumerate(seeds):
-            protocol = HIDINGS[k % len(HIDINGS)]
+            protocol = hidings[k % len(hidings)]
             hide = hide_mask(
                 usable.transpose(2, 0, 1),
                 t,
@@ -261,6 +270,7 @@ def train(
     record: dict | None = None,
     series_per_epoch: int | None = None,
     hold_out: str = "pixels",
+    choose_kernel: bool = False,
 ) -> FittedModel:
     """Fit the ranker on hidden values and calibrate its σ (see the module's description).
 
@@ -287,12 +297,18 @@ def train(
         :data:`CALIBRATION_SHARE` of the pixel series of each scene, or those of that share
         of the dates of each scene (every pixel's; the fit never learns from a value on
         those dates). Unused when ``epochs=0``: σ is then calibrated on every hidden value.
+    choose_kernel : bool, default False
+        Also choose, per σ class, between the network's value and the kernel's fusion on
+        the values σ is calibrated on (:func:`calibrate`): a fit on the target, where the
+        choice is the target's.
 
     Returns
     -------
     FittedModel
         ``kind="stori"``; its record holds ``sigma_scale`` (one factor per σ class,
-        :func:`stori_xr.ranker.ranked.sigma_class`) and the calibration coverage.
+        :func:`stori_xr.ranker.ranked.sigma_class`) and the calibration coverage, and
+        with ``choose_kernel`` ``kernel_classes`` (the σ classes where the kernel's fusion
+        is used instead of the network's value).
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -343,7 +359,7 @@ def train(
                 seen += idx.size
             losses.append(round(total / max(seen, 1), 5))
         net.eval()
-        scale, coverage = calibrate(net, cal_groups, cal)
+        scale, coverage, route = calibrate(net, cal_groups, cal, std if choose_kernel else None)
     params = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
     rec = {
         **(record or {}),
@@ -359,6 +375,8 @@ def train(
         "calibration_coverage": coverage,
         "from": None if init is None else init.digest,
     }
+    if route is not None:
+        rec["kernel_classes"] = route
     if int(epochs) > 0 and hold_out == "dates":  # (a pretraining's record is as it was)
         rec["hold_out"] = "dates"
         rec["calibration_values"] = int(
@@ -383,8 +401,11 @@ def _split_dates(ex: Examples, rng: np.random.Generator) -> tuple[Examples, Exam
 
 
 def calibrate(
-    net, groups: Sequence[Examples], rows: Sequence[np.ndarray] | None = None
-) -> tuple[list[float], list[float]]:
+    net,
+    groups: Sequence[Examples],
+    rows: Sequence[np.ndarray] | None = None,
+    std: np.ndarray | None = None,
+) -> tuple[list[float], list[float], list[bool] | None]:
     """Per σ class, the factor on σ whose ±1σ and ±2σ coverages are nearest the normal's.
 
     Measured on the hidden values of ``groups`` (of their pixel series ``rows``, one
@@ -392,21 +413,36 @@ def calibrate(
     :func:`stori_xr.ranker.ranked.sigma_class`; a class with under :data:`MIN_CLASS`
     values takes its gap class's factor, or the overall one (:func:`scale_for`). Also
     returns the ±1σ, ±2σ coverage after it (over all classes).
+
+    With ``std`` (the bands' standardisation), it first chooses, per σ class, between
+    the network's value and the kernel's fusion (the first candidate): the kernel's
+    where its squared error in reflectance, summed over the class's hidden values, is
+    the smaller (:func:`kernel_classes`); σ is then calibrated on the values chosen.
+    The choice is returned (one flag per class; None without ``std``).
     """
     n_classes, n_near = n_sigma_classes(), len(NEIGHBOUR_CLASSES)
-    zs, classes = [], []
+    errors, kernel_errors, sigmas, classes = [], [], [], []
     for g, group in enumerate(groups):
         idx = np.arange(group.size) if rows is None else rows[g]
         for start in range(0, idx.size, BATCH):  # in batches: bounded memory
             ex = group.take(idx[start : start + BATCH])
             with torch.inference_mode():
                 value, variance, _ = forward(net, ex.x)
-            z = ((value.numpy() - ex.truth) / np.sqrt(variance.numpy()))[ex.hidden]  # (n, nb)
-            zs.append(np.abs(z).ravel())
-            classes.append(np.broadcast_to(ex.cls[ex.hidden][:, None], z.shape).ravel())
-    if not zs:
-        return [1.0] * n_classes, [float("nan")] * 2
-    z, cls = np.concatenate(zs), np.concatenate(classes)
+            errors.append((value.numpy() - ex.truth)[ex.hidden])  # (n, nb), standardised
+            kernel_errors.append((ex.x.candidates[..., 0] - ex.truth)[ex.hidden])
+            sigmas.append(np.sqrt(variance.numpy())[ex.hidden])
+            classes.append(ex.cls[ex.hidden])
+    if not errors:
+        return [1.0] * n_classes, [float("nan")] * 2, None if std is None else [False] * n_classes
+    e, sigma, cls = (np.concatenate(a) for a in (errors, sigmas, classes))
+    route = None
+    if std is not None:
+        e_kernel = np.concatenate(kernel_errors)
+        route = kernel_classes(e, e_kernel, cls, np.asarray(std, np.float64), n_classes)
+        use = np.asarray(route)[cls][:, None] & np.isfinite(e_kernel)
+        e = np.where(use, e_kernel, e)
+    z = np.abs(e / sigma).ravel()
+    cls = np.broadcast_to(cls[:, None], e.shape).ravel()
     overall = scale_for(z)
     scale = []
     for c in range(n_classes):
@@ -417,7 +453,28 @@ def calibrate(
         scale.append(round(overall if part is None else scale_for(part), 5))
     ratio = z / np.asarray(scale)[cls]
     coverage = [round(float((ratio <= 1).mean()), 4), round(float((ratio <= 2).mean()), 4)]
-    return scale, coverage
+    return scale, coverage, route
+
+
+def kernel_classes(
+    errors: np.ndarray, kernel_errors: np.ndarray, cls: np.ndarray, std: np.ndarray, n: int
+) -> list[bool]:
+    """Per σ class, whether the kernel's fusion beats the network on these hidden values.
+
+    ``errors`` and ``kernel_errors`` are ``(n_values, nb)``, standardised (the kernel's
+    NaN where it has no value: the network's error counts there); each band's error is
+    scaled back to reflectance by ``std``. A class with under :data:`MIN_CLASS` values
+    keeps the network.
+    """
+    scale = std[None, :]
+    net = (errors * scale) ** 2
+    kernel = np.where(np.isfinite(kernel_errors), kernel_errors * scale, errors * scale) ** 2
+    route = []
+    for c in range(n):
+        here = cls == c
+        enough = here.sum() * errors.shape[1] >= MIN_CLASS
+        route.append(bool(enough and kernel[here].sum() < net[here].sum()))
+    return route
 
 
 def scale_for(z: np.ndarray) -> float:
